@@ -1,0 +1,212 @@
+"""The content-addressed artifact store on fsspec.
+
+Every artifact is one blob named by the sha256 of its bytes,
+``<root>/objects/<2 hex>/<64 hex>``. Writes go to a temporary name beside the
+objects and are renamed into place, so a reader never sees half a blob; identical
+content is stored once. Reads hash the bytes again and refuse a blob that does not
+match the hash the metadata store recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import (
+    ArtifactIntegrityError,
+    ArtifactNotFoundError,
+    BackendUnavailableError,
+    ConfigError,
+)
+from ._materializers import MaterializerRegistry, materializers, type_name
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """What the artifact store wrote: where, its hash and size, and how to read it."""
+
+    uri: str
+    sha256: str
+    size: int
+    type: str
+    materializer: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a local file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ArtifactStore:
+    """Save values as immutable blobs and load them back, verified.
+
+    Args:
+        url: A local folder or any fsspec URL (``s3://bucket/prefix``).
+        registry: Materializers to use; the process-wide registry by default.
+
+    Example:
+        >>> import tempfile
+        >>> store = ArtifactStore(tempfile.mkdtemp())
+        >>> blob = store.save({"accuracy": 0.93})
+        >>> store.load(blob.uri, blob.sha256, blob.materializer)
+        {'accuracy': 0.93}
+    """
+
+    def __init__(self, url: str | os.PathLike[str], registry: MaterializerRegistry | None = None) -> None:
+        import fsspec
+
+        self.url = str(url)
+        self.registry = registry or materializers
+        try:
+            self._fs, root = fsspec.core.url_to_fs(self.url)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(
+                f"The artifact store URL {self.url!r} cannot be used: {exc}",
+                hint="Use a local folder, or install the fsspec backend for the URL's "
+                "scheme (pip install 'loopline[s3]' for s3://).",
+                value=self.url,
+            ) from exc
+        self._root = root.rstrip("/")
+        self._local = self._fs.protocol in ("file", "local") or "file" in self._fs.protocol
+        if self._local:
+            Path(self._root, "objects").mkdir(parents=True, exist_ok=True)
+            Path(self._root, "tmp").mkdir(parents=True, exist_ok=True)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def save(self, value: Any, *, materializer: str | None = None) -> StoredBlob:
+        """Materialize ``value`` and store its bytes under their sha256.
+
+        Raises:
+            MaterializationError: No materializer can save the value, or saving failed.
+            BackendUnavailableError: The storage could not be written.
+        """
+        chosen = (
+            self.registry.by_name(materializer) if materializer else self.registry.for_value(value)
+        )
+        scratch = Path(self._root, "tmp") if self._local else None
+        fd, tmp_name = tempfile.mkstemp(prefix="write-", dir=scratch)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            metadata = chosen.save(value, tmp)
+            sha = sha256_file(tmp)
+            size = tmp.stat().st_size
+            uri = self._put(tmp, sha)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return StoredBlob(uri, sha, size, type_name(value), chosen.name, metadata)
+
+    def _put(self, local: Path, sha: str) -> str:
+        final = self._object_path(sha)
+        try:
+            if self._local:
+                if not os.path.exists(final):
+                    os.makedirs(os.path.dirname(final), exist_ok=True)
+                    os.replace(local, final)  # atomic on one filesystem
+            elif not self._fs.exists(final):
+                staging = f"{self._root}/tmp/{uuid.uuid4().hex}"
+                self._fs.put_file(str(local), staging)
+                self._fs.mv(staging, final)
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"Could not write to the artifact store at {self.url}: {exc}",
+                hint="Check that the location exists and is writable.",
+                url=self.url,
+            ) from exc
+        return self._uri(final)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def load(self, uri: str, sha256: str, materializer: str) -> Any:
+        """Load the value stored at ``uri`` after checking its bytes against ``sha256``.
+
+        Raises:
+            ArtifactNotFoundError: The blob is gone.
+            ArtifactIntegrityError: The blob's bytes changed since it was written.
+            MaterializationError: The bytes could not be read back as a value.
+        """
+        reader = self.registry.by_name(materializer)
+        with self.local_copy(uri, sha256) as path:
+            return reader.load(path)
+
+    def local_copy(self, uri: str, sha256: str) -> _LocalCopy:
+        """A context manager giving a verified local path to the blob's bytes."""
+        return _LocalCopy(self, uri, sha256)
+
+    def exists(self, uri: str) -> bool:
+        """Whether the blob at ``uri`` is present."""
+        path = self._path(uri)
+        return os.path.exists(path) if self._local else bool(self._fs.exists(path))
+
+    def _verify(self, path: str, uri: str, sha256: str) -> None:
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise ArtifactIntegrityError(
+                f"The artifact at {uri} was altered on disk: its sha256 is {actual[:12]}…, "
+                f"the store recorded {sha256[:12]}….",
+                hint="Restore the file from a backup, or rerun the step that produced it "
+                "(loopline run) to write it again.",
+                uri=uri,
+                sha256=sha256,
+            )
+
+    def _missing(self, uri: str, sha256: str) -> ArtifactNotFoundError:
+        return ArtifactNotFoundError(
+            f"The artifact {sha256[:12]}… is recorded in the store but its file {uri} is gone.",
+            hint="Rerun the step that produced it (loopline run) to write it again.",
+            uri=uri,
+            sha256=sha256,
+        )
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def _object_path(self, sha: str) -> str:
+        return f"{self._root}/objects/{sha[:2]}/{sha}"
+
+    def _uri(self, path: str) -> str:
+        return path if self._local else self._fs.unstrip_protocol(path)
+
+    def _path(self, uri: str) -> str:
+        return uri if self._local else self._fs._strip_protocol(uri)
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.url!r})"
+
+
+class _LocalCopy:
+    """Verified local path of a blob; a remote blob is downloaded to a temporary file."""
+
+    def __init__(self, store: ArtifactStore, uri: str, sha256: str) -> None:
+        self._store, self._uri, self._sha = store, uri, sha256
+        self._tmpdir: str | None = None
+
+    def __enter__(self) -> Path:
+        store = self._store
+        path = store._path(self._uri)
+        if not store.exists(self._uri):
+            raise store._missing(self._uri, self._sha)
+        if not store._local:
+            self._tmpdir = tempfile.mkdtemp(prefix="loopline-read-")
+            local = os.path.join(self._tmpdir, self._sha)
+            store._fs.get_file(path, local)
+            path = local
+        store._verify(path, self._uri, self._sha)
+        return Path(path)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)

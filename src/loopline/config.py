@@ -1,0 +1,196 @@
+"""Settings of a Loopline project: where ``loopline.toml`` is, and what it says.
+
+A project is a folder with a ``loopline.toml`` (found from the working directory
+upwards) and a ``.loopline/`` folder holding the embedded store and artifacts.
+``LOOPLINE_*`` environment variables override the file:
+
+=========================  ==========================================  ======================
+variable                   meaning                                     default
+=========================  ==========================================  ======================
+``LOOPLINE_PROJECT_DIR``   the project folder                          found from the cwd
+``LOOPLINE_STORE_URL``     SQLAlchemy URL of the metadata store        ``.loopline/loopline.db``
+``LOOPLINE_ARTIFACTS_URL`` folder or fsspec URL of the artifact store  ``.loopline/artifacts``
+``LOOPLINE_EXECUTOR``      ``inprocess`` or ``process``                ``inprocess``
+=========================  ==========================================  ======================
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PROJECT_FILE = "loopline.toml"
+STATE_DIR = ".loopline"
+
+#: Sections and keys ``loopline.toml`` may hold, with their expected types.
+_SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "project": {"name": str},
+    "store": {"url": str},
+    "artifacts": {"url": str},
+    "run": {"executor": str, "max_workers": int},
+    "pipelines": {},  # any name -> "module:attr" or "path.py:attr"
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one project.
+
+    Attributes:
+        project_dir: The project folder.
+        name: The project's name.
+        store_url: SQLAlchemy URL of the metadata store.
+        artifacts_url: Folder or fsspec URL of the artifact store.
+        executor: Name of the executor that runs steps.
+        max_workers: Worker processes of the ``process`` executor (None: one per CPU).
+        pipelines: Pipeline names declared in ``[pipelines]``, with their references.
+        raw: The whole parsed ``loopline.toml`` (sections other components read).
+    """
+
+    project_dir: Path
+    name: str
+    store_url: str
+    artifacts_url: str
+    executor: str = "inprocess"
+    max_workers: int | None = None
+    pipelines: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        """The project's ``.loopline/`` folder."""
+        return self.project_dir / STATE_DIR
+
+
+def find_project_dir(start: str | os.PathLike[str] | None = None) -> Path:
+    """The nearest folder at or above ``start`` holding ``loopline.toml``, else ``start``."""
+    env = os.environ.get("LOOPLINE_PROJECT_DIR")
+    if start is None and env:
+        return Path(env).resolve()
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return here
+
+
+def read_project_file(path: Path) -> dict[str, Any]:
+    """Parse and check ``loopline.toml``: known sections and keys, right types.
+
+    Raises:
+        ConfigError: The file is not valid TOML, or a key is unknown or of a wrong type.
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}.", hint="Fix the syntax at that line.", path=str(path)
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text.", path=str(path)) from exc
+    check_sections(data, path, _SECTIONS)
+    return data
+
+
+def check_sections(
+    data: dict[str, Any], path: Path, sections: dict[str, dict[str, type | tuple[type, ...]]]
+) -> None:
+    """Check the sections and keys Loopline's core owns; other sections pass through.
+
+    Raises:
+        ConfigError: A core key is unknown or of a wrong type.
+    """
+    for section, keys in sections.items():
+        table = data.get(section)
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"[{section}] in {path} must be a table. Got {type(table).__name__} instead.",
+                path=str(path),
+                key=section,
+            )
+        if not keys:
+            continue
+        for key, value in table.items():
+            if key not in keys:
+                close = difflib.get_close_matches(key, list(keys), n=1)
+                raise ConfigError(
+                    f"Unknown key {section}.{key} in {path}."
+                    + (f" Did you mean {section}.{close[0]}?" if close else "")
+                    + f" Allowed keys of [{section}]: {', '.join(keys)}.",
+                    path=str(path),
+                    key=f"{section}.{key}",
+                )
+            expected = keys[key]
+            if not isinstance(value, expected) or isinstance(value, bool) and expected is int:
+                names = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
+                raise ConfigError(
+                    f"{section}.{key} in {path} must be a {names}. Got {value!r} instead.",
+                    path=str(path),
+                    key=f"{section}.{key}",
+                    value=value,
+                )
+
+
+def load_settings(project_dir: str | os.PathLike[str] | None = None) -> Settings:
+    """Settings of the project at ``project_dir`` (found from the cwd when None).
+
+    Raises:
+        ConfigError: ``loopline.toml`` or a ``LOOPLINE_*`` variable is wrong.
+    """
+    root = find_project_dir(project_dir)
+    path = root / PROJECT_FILE
+    data = read_project_file(path) if path.is_file() else {}
+    state = root / STATE_DIR
+    store_url = (
+        os.environ.get("LOOPLINE_STORE_URL")
+        or data.get("store", {}).get("url")
+        or f"sqlite:///{state / 'loopline.db'}"
+    )
+    artifacts_url = (
+        os.environ.get("LOOPLINE_ARTIFACTS_URL")
+        or data.get("artifacts", {}).get("url")
+        or str(state / "artifacts")
+    )
+    run = data.get("run", {})
+    max_workers = os.environ.get("LOOPLINE_MAX_WORKERS") or run.get("max_workers")
+    try:
+        max_workers = int(max_workers) if max_workers is not None else None
+    except ValueError as exc:
+        raise ConfigError(
+            f"LOOPLINE_MAX_WORKERS must be an integer. Got {max_workers!r} instead.",
+            value=max_workers,
+        ) from exc
+    return Settings(
+        project_dir=root,
+        name=data.get("project", {}).get("name") or root.name,
+        store_url=_relative_to(store_url, root),
+        artifacts_url=_relative_to(artifacts_url, root),
+        executor=os.environ.get("LOOPLINE_EXECUTOR") or run.get("executor") or "inprocess",
+        max_workers=max_workers,
+        pipelines=dict(data.get("pipelines", {})),
+        raw=data,
+    )
+
+
+def _relative_to(url: str, root: Path) -> str:
+    """Resolve relative SQLite paths and local folders against the project folder."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rest = url[len("sqlite:///") :]
+        if rest and not Path(rest).is_absolute() and not rest.startswith(":memory:"):
+            return f"sqlite:///{root / rest}"
+        return url
+    if "://" not in url and not Path(url).is_absolute():
+        return str(root / url)
+    return url

@@ -1,0 +1,21 @@
+"""The metadata & lineage store: runs, step runs, artifacts, lineage, metrics, events.
+
+Example:
+    >>> from loopline.store import Store
+    >>> store = Store("sqlite://")  # in memory; a project uses .loopline/loopline.db
+    >>> run = store.runs.create("example")
+    >>> store.runs.finish(run.id, "succeeded")
+    >>> store.runs.get(run.id).status
+    'succeeded'
+"""
+
+from ._records import Artifact as Artifact
+from ._records import Event as Event
+from ._records import LineageEdge as LineageEdge
+from ._records import Metric as Metric
+from ._records import Run as Run
+from ._records import StepRun as StepRun
+from ._lineage import LineageGraph as LineageGraph
+from ._store import Store as Store
+
+__all__ = ["Artifact", "Event", "LineageEdge", "LineageGraph", "Metric", "Run", "Store", "StepRun"]

@@ -1,0 +1,179 @@
+"""Connecting to the metadata store: engines, transactions, migrations, error mapping.
+
+SQLite is tuned for several processes writing one file: WAL so readers never block,
+a busy timeout so writers wait instead of failing, and ``BEGIN IMMEDIATE`` for write
+transactions so two writers never deadlock on a read-to-write lock upgrade (the
+cause of "database is locked" with SQLite's default deferred transactions; see
+https://www.sqlite.org/lang_transaction.html).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import BackendUnavailableError, ConfigError, SchemaVersionError
+from ._schema import SCHEMA_REVISION
+
+_MIGRATIONS = Path(__file__).parent / "_migrations"
+_BUSY_TIMEOUT_S = 60.0
+_migrate_lock = threading.Lock()
+
+
+def create_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with Loopline's settings for its backend.
+
+    Raises:
+        ConfigError: The URL cannot be parsed or names a driver that is not installed.
+    """
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(
+            f"The store URL {url!r} is not a valid SQLAlchemy URL.",
+            hint="Use e.g. 'sqlite:///path/to/loopline.db' or "
+            "'postgresql+psycopg://user:pass@host/db'.",
+            value=url,
+        ) from exc
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    kwargs: dict[str, Any] = {}
+    if is_sqlite:
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = sa.create_engine(url, **kwargs)
+    except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise ConfigError(
+            f"The store URL {url!r} needs a database driver that is not installed ({exc}).",
+            hint="For PostgreSQL: pip install 'loopline[postgres]'.",
+            value=url,
+        ) from exc
+    if is_sqlite:
+        _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+        # NORMAL is durable against a crash of the process (not of the OS) in WAL mode.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("loopline_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
+    """A connection inside one transaction, committed on success, rolled back on error.
+
+    Raises:
+        BackendUnavailableError: The database could not be reached or stayed locked.
+    """
+    with translate_errors(engine), engine.connect() as conn:
+        if write:
+            conn = conn.execution_options(loopline_write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def translate_errors(engine: Engine) -> Iterator[None]:
+    """Turn SQLAlchemy's connection failures into :class:`BackendUnavailableError`."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise BackendUnavailableError(
+            f"The metadata store at {engine.url.render_as_string(hide_password=True)} "
+            f"is unavailable: {exc.orig}",
+            hint="Check that the database is reachable and its file or server is writable.",
+            url=str(engine.url),
+        ) from exc
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The Alembic revision the database is at, or None for an empty database."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create or migrate the schema to ``SCHEMA_REVISION``.
+
+    The fast path (already at head) reads one row and imports nothing more.
+
+    Raises:
+        SchemaVersionError: The database was written by a newer Loopline.
+    """
+    with transaction(engine, write=False) as conn:
+        revision = current_revision(conn)
+    if revision == SCHEMA_REVISION:
+        return
+    with _migrate_lock, transaction(engine, write=True) as conn:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        revision = current_revision(conn)
+        if revision == SCHEMA_REVISION:
+            return
+        _check_known(revision, engine)
+        _upgrade(conn)
+
+
+def _alembic_config(connection: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _check_known(revision: str | None, engine: Engine) -> None:
+    if revision is None:
+        return
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    known = {rev.revision for rev in script.walk_revisions()}
+    if revision not in known:
+        raise SchemaVersionError(
+            f"The metadata store at {engine.url.render_as_string(hide_password=True)} has "
+            f"schema revision {revision!r}, written by a newer Loopline; this one knows "
+            f"revisions up to {SCHEMA_REVISION!r}.",
+            hint="Upgrade Loopline (pip install -U loopline) to open this store.",
+            revision=revision,
+        )
+
+
+def _upgrade(conn: Connection) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(conn), "head")
+
+
+def upgrade_to(engine: Engine, revision: str) -> None:
+    """Migrate the database to a given revision (used to test upgrades from old stores)."""
+    from alembic import command
+
+    with transaction(engine, write=True) as conn:
+        command.upgrade(_alembic_config(conn), revision)

@@ -1,0 +1,56 @@
+"""The store: one engine, one schema, and a narrow interface per concern."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from ._artifact_records import ArtifactRecords
+from ._engine import create_engine, ensure_schema
+from ._events import EventLog
+from ._lineage import LineageStore
+from ._runs import RunStore
+from ._tracking import TrackingStore
+
+
+class Store:
+    """The metadata & lineage store at a SQLAlchemy URL, migrated on open.
+
+    Args:
+        url: A SQLAlchemy URL: ``sqlite:///path/loopline.db`` (the embedded default) or
+            ``postgresql+psycopg://user:pass@host/db``.
+
+    Attributes:
+        runs: Runs and step runs (:class:`RunStore`).
+        artifacts: Artifact records (:class:`ArtifactRecords`).
+        lineage: Lineage walks (:class:`LineageStore`).
+        tracking: Params, metrics and tags (:class:`TrackingStore`).
+        events: The append-only event log (:class:`EventLog`).
+
+    Raises:
+        ConfigError: The URL is invalid or its driver is missing.
+        SchemaVersionError: The database was written by a newer Loopline.
+        BackendUnavailableError: The database cannot be reached.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        ensure_schema(self.engine)
+        self.runs = RunStore(self.engine)
+        self.artifacts = ArtifactRecords(self.engine)
+        self.lineage = LineageStore(self.engine)
+        self.tracking = TrackingStore(self.engine)
+        self.events = EventLog(self.engine)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
