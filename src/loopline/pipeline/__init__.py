@@ -3,6 +3,7 @@
 from ._executor import BaseExecutor as BaseExecutor
 from ._executor import get_executor as get_executor
 from ._inprocess import InProcessExecutor as InProcessExecutor
+from ._loading import load_pipeline as load_pipeline
 from ._pipeline import OutputRef as OutputRef
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import PipelineGraph as PipelineGraph
@@ -32,6 +33,7 @@ __all__ = [
     "Runner",
     "Step",
     "get_executor",
+    "load_pipeline",
     "log_artifact",
     "log_metric",
     "log_metrics",

@@ -291,8 +291,9 @@ class _Execution:
         )
         for listener in self.runner.listeners:
             listener.on_step_start(invocation.name)
+        started = time.perf_counter()
         future = self.runner.executor.submit(task)
-        self.running[future] = _Running(invocation, step_run_id, key, time.perf_counter())
+        self.running[future] = _Running(invocation, step_run_id, key, started)
 
     def _reuse(self, invocation: Invocation, key: str, input_ids: dict[str, int]) -> bool:
         """Serve a step from this run's earlier attempt (resume) or from the cache."""

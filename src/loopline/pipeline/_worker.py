@@ -190,8 +190,12 @@ def _split_outputs(result: Any, step: Step[..., Any]) -> dict[str, Any]:
     names = step.options.outputs
     if len(names) == 1:
         return {names[0]: result}
-    if not isinstance(result, tuple) or len(result) != len(names):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        got = (
+            f"{len(result)} values"
+            if isinstance(result, (tuple, list))
+            else f"one {type(result).__name__}"
+        )
         raise MaterializationError(
             f"Step {step.name!r} declares {len(names)} outputs {list(names)} but returned {got}.",
             hint="Return a tuple with one value per declared output.",

@@ -1,0 +1,148 @@
+"""The commands. Each imports what it needs when it runs, so ``loopline --help`` is quick."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .._version import __version__
+from ._main import state
+
+app = typer.Typer(
+    name="loopline",
+    help="Loopline: data → validated, registered, served and monitored models, "
+    "retrained on drift — on one machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+ProjectOption = Annotated[
+    Optional[Path],
+    typer.Option("--project", "-C", help="Project folder (default: found from the current folder)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"loopline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    state["debug"] = debug
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder of the new project.")] = Path("."),
+    name: Annotated[Optional[str], typer.Option(help="Project name (default: the folder's).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing loopline.toml.")] = False,
+) -> None:
+    """Create a project: loopline.toml and the .loopline/ store."""
+    from ._init import init_project
+
+    init_project(directory, name=name, force=force)
+
+
+@app.command()
+def run(
+    pipeline: Annotated[
+        Optional[str],
+        typer.Argument(help="A name from [pipelines], 'module:function' or 'file.py:function'."),
+    ] = None,
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option("--param", "-p", help="A pipeline parameter KEY=VALUE (VALUE parsed as JSON when it can be)."),
+    ] = None,
+    resume: Annotated[
+        Optional[str], typer.Option(help="Resume this failed or interrupted run.")
+    ] = None,
+    executor: Annotated[
+        Optional[str], typer.Option(help="inprocess (default) or process.")
+    ] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Run a pipeline, showing each step live; unchanged steps come from cache."""
+    from ._run import run_command
+
+    params = _parse_params(param or [])
+    result = run_command(pipeline, params, resume=resume, executor=executor, project=project)
+    raise typer.Exit(0 if result else 1)
+
+
+def _parse_params(items: list[str]) -> dict[str, object]:
+    from ..errors import InvalidInputError
+
+    params: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(
+                f"--param takes KEY=VALUE. Got {item!r} instead.", hint="E.g. --param epochs=10."
+            )
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+@runs_app.command("list")
+def runs_list(
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+    status: Annotated[Optional[str], typer.Option(help="Only runs with this status.")] = None,
+    project: ProjectOption = None,
+) -> None:
+    """List the latest runs."""
+    from ._runs import list_runs
+
+    list_runs(project, limit=limit, status=status)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    project: ProjectOption = None,
+) -> None:
+    """Show a run: its steps, artifacts, params, metrics and errors."""
+    from ._runs import show_run
+
+    show_run(project, run_id)
+
+
+@app.command()
+def lineage(
+    target: Annotated[str, typer.Argument(help="A run id (or prefix), an artifact id, or a sha256 prefix.")],
+    down: Annotated[bool, typer.Option("--down", help="Show what the artifact fed instead of where it came from.")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Show lineage: what produced an artifact (or what it fed), or a run's graph."""
+    from ._runs import show_lineage
+
+    show_lineage(project, target, down=down)
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Optional[Path], typer.Option("--dir", help="Project folder to create (default: a new temporary folder).")
+    ] = None,
+) -> None:
+    """Create a project in a folder and run an example pipeline twice (the second from cache)."""
+    from ._demo import run_demo
+
+    run_demo(directory)
