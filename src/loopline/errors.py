@@ -25,7 +25,7 @@ status code.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any as _Any
 
 __all__ = [
     "ArtifactIntegrityError",
@@ -54,7 +54,7 @@ class LooplineError(Exception):
         **data: Values the error is about, kept as attributes (``run_id=...``).
     """
 
-    def __init__(self, message: str, *, hint: str | None = None, **data: Any) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, **data: _Any) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -18,4 +18,4 @@ from ._records import StepRun as StepRun
 from ._lineage import LineageGraph as LineageGraph
 from ._store import Store as Store
 
-__all__ = ["Artifact", "Event", "LineageEdge", "LineageGraph", "Metric", "Run", "Store", "StepRun"]
+__all__ = ["Artifact", "Event", "LineageEdge", "LineageGraph", "Metric", "Run", "StepRun", "Store"]
