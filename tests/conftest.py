@@ -44,7 +44,9 @@ def artifacts(tmp_path: Path) -> ArtifactStore:
     return ArtifactStore(tmp_path / "artifacts")
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``loopline`` command in a subprocess."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLINE_")}
     full_env.update(env or {})

@@ -10,7 +10,16 @@ import loopline
 SRC = Path(loopline.__file__).parent
 
 LAYERS = {
-    "core": {"store", "artifacts", "errors", "config", "_version", "_types", "__init__", "__main__"},
+    "core": {
+        "store",
+        "artifacts",
+        "errors",
+        "config",
+        "_version",
+        "_types",
+        "__init__",
+        "__main__",
+    },
     "engine": {"pipeline"},
     "components": {"components"},
     "lifecycle": {"registry", "serving", "monitoring", "automation"},

@@ -10,7 +10,13 @@ import pytest
 
 import loopline
 
-PUBLIC_PACKAGES = ["loopline", "loopline.store", "loopline.artifacts", "loopline.pipeline", "loopline.errors"]
+PUBLIC_PACKAGES = [
+    "loopline",
+    "loopline.store",
+    "loopline.artifacts",
+    "loopline.pipeline",
+    "loopline.errors",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)
@@ -41,4 +47,6 @@ def test_every_package_has_tests() -> None:
     src = Path(loopline.__file__).parent
     tests = Path(__file__).parent
     for package in sorted(p for p in src.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
-        assert (tests / package.name).is_dir(), f"loopline.{package.name} has no tests/{package.name}/"
+        assert (tests / package.name).is_dir(), (
+            f"loopline.{package.name} has no tests/{package.name}/"
+        )

@@ -134,7 +134,11 @@ def check_sections(
                 )
             expected = keys[key]
             if not isinstance(value, expected) or isinstance(value, bool) and expected is int:
-                names = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
+                names = (
+                    expected.__name__
+                    if isinstance(expected, type)
+                    else "/".join(t.__name__ for t in expected)
+                )
                 raise ConfigError(
                     f"{section}.{key} in {path} must be a {names}. Got {value!r} instead.",
                     path=str(path),

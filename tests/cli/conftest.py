@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-PIPELINES = '''
+PIPELINES = """
 import os
 import time
 from pathlib import Path
@@ -51,7 +51,7 @@ def explode(values: list) -> int:
 @pipeline
 def failing():
     explode(load())
-'''
+"""
 
 
 @pytest.fixture

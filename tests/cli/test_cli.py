@@ -68,7 +68,10 @@ def test_failed_step_prints_a_headline_not_a_traceback(cli_project: Path) -> Non
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "sqaures"], "No pipeline named 'sqaures' in loopline.toml. Did you mean 'squares'?"),
+        (
+            ["run", "sqaures"],
+            "No pipeline named 'sqaures' in loopline.toml. Did you mean 'squares'?",
+        ),
         (["run"], "Which pipeline? loopline.toml declares quick, squares."),
         (["run", "nomodule:thing"], "Cannot import module 'nomodule'"),
         (["run", "pipelines:load"], "'pipelines:load' is a Step, not a pipeline."),
@@ -96,7 +99,10 @@ def test_bad_project_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "loopline.toml").write_text("[run]\nexecuter = 'process'\n")
     result = run_cli("runs", "list", cwd=tmp_path)
     assert result.returncode == 1
-    assert "Unknown key run.executer" in result.stderr and "Did you mean run.executor?" in result.stderr
+    assert (
+        "Unknown key run.executer" in result.stderr
+        and "Did you mean run.executor?" in result.stderr
+    )
 
 
 def test_kill_9_mid_step_then_resume(cli_project: Path) -> None:
@@ -111,7 +117,9 @@ def test_kill_9_mid_step_then_resume(cli_project: Path) -> None:
     )
     deadline = time.monotonic() + 60
     while not marker.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "the run never reached the slow step"
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            "the run never reached the slow step"
+        )
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -147,7 +155,7 @@ def test_two_runs_at_once_on_one_sqlite_store(cli_project: Path) -> None:
         for n in (7, 8, 9)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
     with _store(cli_project) as store:

@@ -15,7 +15,9 @@ def test_order_respects_declaration_for_ties() -> None:
 
 
 def test_cycle_is_reported_with_its_path() -> None:
-    with pytest.raises(PipelineDefinitionError, match=re.escape("The pipeline has a cycle: a -> b -> c -> a.")):
+    with pytest.raises(
+        PipelineDefinitionError, match=re.escape("The pipeline has a cycle: a -> b -> c -> a.")
+    ):
         topological_order({"a": ["c"], "b": ["a"], "c": ["b"]})
 
 
@@ -27,7 +29,9 @@ def test_self_dependency_is_a_cycle() -> None:
 def test_unknown_dependency_is_named() -> None:
     with pytest.raises(
         PipelineDefinitionError,
-        match=re.escape("Step 'train' depends on 'validate', which is not a step of this pipeline."),
+        match=re.escape(
+            "Step 'train' depends on 'validate', which is not a step of this pipeline."
+        ),
     ) as info:
         topological_order({"load": [], "train": ["validate"]})
     assert info.value.value == "validate"

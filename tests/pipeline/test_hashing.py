@@ -5,12 +5,18 @@ from hypothesis import strategies as st
 
 from loopline.pipeline._hashing import cache_key, code_hash
 
-params = st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=5), st.booleans()), max_size=4)
-hashes = st.dictionaries(st.text(max_size=5), st.text("0123456789abcdef", min_size=8, max_size=8), max_size=3)
+params = st.dictionaries(
+    st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=5), st.booleans()), max_size=4
+)
+hashes = st.dictionaries(
+    st.text(max_size=5), st.text("0123456789abcdef", min_size=8, max_size=8), max_size=3
+)
 
 
 @given(params, hashes, params, hashes)
-def test_cache_key_changes_exactly_when_params_or_inputs_change(p1: dict, i1: dict, p2: dict, i2: dict) -> None:
+def test_cache_key_changes_exactly_when_params_or_inputs_change(
+    p1: dict, i1: dict, p2: dict, i2: dict
+) -> None:
     same = p1 == p2 and i1 == i2
     assert (cache_key("code", p1, i1, ["output"]) == cache_key("code", p2, i2, ["output"])) == same
 

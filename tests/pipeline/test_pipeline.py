@@ -45,7 +45,10 @@ def test_cycle_through_after_is_refused_before_anything_runs() -> None:
         total.with_options(name="first", after=["second"])(source())
         total.with_options(name="second", after=["first"])(source())
 
-    with pytest.raises(PipelineDefinitionError, match=re.escape("The pipeline has a cycle: first -> second -> first.")):
+    with pytest.raises(
+        PipelineDefinitionError,
+        match=re.escape("The pipeline has a cycle: first -> second -> first."),
+    ):
         p.trace()
 
 
@@ -54,7 +57,9 @@ def test_unknown_after_dependency() -> None:
     def p():
         total.with_options(after=["validate"])(source())
 
-    with pytest.raises(PipelineDefinitionError, match="depends on 'validate', which is not a step of this pipeline"):
+    with pytest.raises(
+        PipelineDefinitionError, match="depends on 'validate', which is not a step of this pipeline"
+    ):
         p.trace()
 
 
@@ -72,7 +77,10 @@ def test_output_of_another_pipeline_is_an_unknown_input() -> None:
     first.trace()
     with pytest.raises(
         PipelineDefinitionError,
-        match=re.escape("Input 'values' of step 'total' is an output of step 'source', which is not part of this pipeline."),
+        match=re.escape(
+            "Input 'values' of step 'total' is an output of step 'source', "
+            "which is not part of this pipeline."
+        ),
     ):
         second.trace()
 
@@ -81,9 +89,19 @@ def test_output_of_another_pipeline_is_an_unknown_input() -> None:
     ("body", "message"),
     [
         (lambda: total(), "Step 'total' was called with arguments that do not fit its signature"),
-        (lambda: total(source(), 5), "Step 'total' was called with arguments that do not fit its signature"),
-        (lambda: total(object()), "Argument 'values' of step 'total' is a object, which is neither a step output nor a JSON-able parameter."),
-        (lambda: total([source()]), "Argument 'values' of step 'total' holds step outputs inside a container."),
+        (
+            lambda: total(source(), 5),
+            "Step 'total' was called with arguments that do not fit its signature",
+        ),
+        (
+            lambda: total(object()),
+            "Argument 'values' of step 'total' is a object, which is neither a step output "
+            "nor a JSON-able parameter.",
+        ),
+        (
+            lambda: total([source()]),
+            "Argument 'values' of step 'total' holds step outputs inside a container.",
+        ),
         (lambda: None, "Pipeline 'p' calls no step."),
     ],
 )

@@ -11,7 +11,7 @@ import loopline
 from loopline import pipeline, step
 from loopline.artifacts import ArtifactStore
 from loopline.errors import PipelineDefinitionError, StepFailedError
-from loopline.pipeline import ProcessPoolExecutor, Runner, RunListener
+from loopline.pipeline import ProcessPoolExecutor, RunListener, Runner
 from loopline.store import Store
 
 
@@ -85,7 +85,9 @@ def test_cache_disabled_step_always_runs(runner: Runner, tmp_path: Path) -> None
     assert _calls(Path(counter + ".numbers")) == 2
 
 
-def test_failing_step_fails_the_run_with_its_traceback(runner: Runner, store: Store, tmp_path: Path) -> None:
+def test_failing_step_fails_the_run_with_its_traceback(
+    runner: Runner, store: Store, tmp_path: Path
+) -> None:
     flag = tmp_path / "flag"
     flag.touch()
     with pytest.raises(StepFailedError, match=re.escape("Step 'fragile' of run")) as info:
@@ -100,7 +102,9 @@ def test_failing_step_fails_the_run_with_its_traceback(runner: Runner, store: St
     assert store.events.list(subject_id=run.id, kind="run.failed")
 
 
-def test_resume_reruns_only_what_did_not_finish(runner: Runner, store: Store, tmp_path: Path) -> None:
+def test_resume_reruns_only_what_did_not_finish(
+    runner: Runner, store: Store, tmp_path: Path
+) -> None:
     counter, flag = tmp_path / "c", tmp_path / "flag"
     flag.touch()
     params = {"counter": str(counter), "flag": str(flag)}
@@ -113,7 +117,12 @@ def test_resume_reruns_only_what_did_not_finish(runner: Runner, store: Store, tm
     assert result.load("fragile") == 12
     assert _calls(Path(f"{counter}.numbers")) == _calls(Path(f"{counter}.scale")) == 1
     statuses = [(s.name, s.status) for s in store.runs.steps(result.run.id)]
-    assert statuses == [("numbers", "succeeded"), ("scale", "succeeded"), ("fragile", "failed"), ("fragile", "succeeded")]
+    assert statuses == [
+        ("numbers", "succeeded"),
+        ("scale", "succeeded"),
+        ("fragile", "failed"),
+        ("fragile", "succeeded"),
+    ]
 
 
 def test_resume_of_a_succeeded_run_is_refused(runner: Runner, tmp_path: Path) -> None:
@@ -198,7 +207,9 @@ def test_metrics_and_artifacts_logged_inside_a_step(runner: Runner, store: Store
     assert store.tracking.tags(result.run.id) == {"stage": "test"}
     outputs = store.runs.step_outputs(result.steps["train"].id)
     assert set(outputs) == {"output", "notes"}
-    assert result.artifacts.load(outputs["notes"].uri, outputs["notes"].sha256, "json") == {"notes": "extra"}
+    assert result.artifacts.load(outputs["notes"].uri, outputs["notes"].sha256, "json") == {
+        "notes": "extra"
+    }
 
 
 def test_metrics_are_flushed_when_a_step_fails(runner: Runner, store: Store) -> None:
@@ -213,13 +224,19 @@ def test_metrics_are_flushed_when_a_step_fails(runner: Runner, store: Store) -> 
 
 
 def test_log_metric_outside_a_step() -> None:
-    with pytest.raises(ValueError, match=re.escape("loopline.log_metric() was called outside a step and outside a run.")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("loopline.log_metric() was called outside a step and outside a run."),
+    ):
         loopline.log_metric("x", 1.0)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), "high", None])
 def test_log_metric_rejects_non_finite_values(value: object, project: Path) -> None:
-    with loopline.start_run(project_dir=str(project)), pytest.raises(ValueError, match="a finite number"):
+    with (
+        loopline.start_run(project_dir=str(project)),
+        pytest.raises(ValueError, match="a finite number"),
+    ):
         loopline.log_metric("x", value)  # type: ignore[arg-type]
 
 
@@ -236,7 +253,9 @@ def test_listener_sees_every_step(runner: Runner, tmp_path: Path) -> None:
     seen: list[tuple[str, str]] = []
 
     class Recorder(RunListener):
-        def on_step_end(self, name: str, status: str, duration: float | None, error: str | None) -> None:
+        def on_step_end(
+            self, name: str, status: str, duration: float | None, error: str | None
+        ) -> None:
             seen.append((name, status))
 
     runner.listeners.append(Recorder())
@@ -273,20 +292,25 @@ def rendezvous(folder: str):
     pids(meet("a", "b", folder), meet.with_options(name="meet_b")("b", "a", folder))
 
 
-def test_process_pool_runs_independent_steps_in_parallel(store: Store, artifacts: ArtifactStore, tmp_path: Path) -> None:
+def test_process_pool_runs_independent_steps_in_parallel(
+    store: Store, artifacts: ArtifactStore, tmp_path: Path
+) -> None:
     with Runner(store, artifacts, ProcessPoolExecutor(max_workers=2)) as runner:
         result = runner.run(rendezvous, {"folder": str(tmp_path)})
     a, b = result.load("pids")
     assert a != b and os.getpid() not in (a, b)
 
 
-def test_process_pool_refuses_steps_defined_in_functions(store: Store, artifacts: ArtifactStore) -> None:
+def test_process_pool_refuses_steps_defined_in_functions(
+    store: Store, artifacts: ArtifactStore
+) -> None:
     @step
     def local() -> int:
         return 1
 
-    with Runner(store, artifacts, ProcessPoolExecutor(max_workers=1)) as runner, pytest.raises(
-        StepFailedError, match="is defined inside a function"
+    with (
+        Runner(store, artifacts, ProcessPoolExecutor(max_workers=1)) as runner,
+        pytest.raises(StepFailedError, match="is defined inside a function"),
     ):
         runner.run(pipeline(lambda: local(), name="p"))
 

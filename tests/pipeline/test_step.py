@@ -40,7 +40,10 @@ def test_single_output_default_name_and_plain_call() -> None:
         ({"outputs": ["a", "a"]}, "must be distinct non-empty names. Got ['a', 'a'] instead."),
         ({"outputs": ["a", ""]}, "must be distinct non-empty names. Got ['a', ''] instead."),
         ({"retries": -1}, "The 'retries' option of step 'f' must be an int >= 0. Got -1 instead."),
-        ({"retries": 1.5}, "The 'retries' option of step 'f' must be an int >= 0. Got 1.5 instead."),
+        (
+            {"retries": 1.5},
+            "The 'retries' option of step 'f' must be an int >= 0. Got 1.5 instead.",
+        ),
     ],
 )
 def test_bad_options(kwargs: dict, message: str) -> None:

@@ -204,7 +204,9 @@ class PathMaterializer(BaseMaterializer):
             )
         with tarfile.open(path, "w") as tar:
             for item in [value, *sorted(value.rglob("*"))] if value.is_dir() else [value]:
-                info = tar.gettarinfo(str(item), arcname=str(Path(value.name) / item.relative_to(value)))
+                info = tar.gettarinfo(
+                    str(item), arcname=str(Path(value.name) / item.relative_to(value))
+                )
                 # Same content, same bytes: no times, owners or modes from the disk.
                 info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
                 info.mode = 0o755 if item.is_dir() else 0o644
@@ -283,7 +285,9 @@ class MaterializerRegistry:
     built-ins, so a user's materializer can override how a type is saved.
     """
 
-    def __init__(self, materializers: tuple[type[BaseMaterializer], ...] = BUILTIN_MATERIALIZERS) -> None:
+    def __init__(
+        self, materializers: tuple[type[BaseMaterializer], ...] = BUILTIN_MATERIALIZERS
+    ) -> None:
         self._classes: list[type[BaseMaterializer]] = list(materializers)
         self._entry_points_loaded = False
 
@@ -311,7 +315,8 @@ class MaterializerRegistry:
             f"No materializer can save a value of type {type_name(value)}.",
             hint="Return a pandas DataFrame, a numpy array, a JSON-able value, a "
             "scikit-learn estimator or a pathlib.Path, or register a materializer for "
-            f"this type (loopline.artifacts.materializers.register). Known: {', '.join(self.names())}.",
+            "this type (loopline.artifacts.materializers.register). "
+            f"Known: {', '.join(self.names())}.",
             type=type_name(value),
         )
 
@@ -341,7 +346,9 @@ class MaterializerRegistry:
             try:
                 cls = ep.load()
             except Exception:  # noqa: BLE001 - a broken plugin is logged and skipped
-                log.warning("Skipping materializer plugin %r: it failed to load.", ep.name, exc_info=True)
+                log.warning(
+                    "Skipping materializer plugin %r: it failed to load.", ep.name, exc_info=True
+                )
                 continue
             if cls not in self._classes:
                 self._classes.insert(0, cls)
@@ -349,4 +356,3 @@ class MaterializerRegistry:
 
 #: The process-wide registry used when none is passed explicitly.
 materializers = MaterializerRegistry()
-

@@ -65,7 +65,9 @@ class ArtifactStore:
         {'accuracy': 0.93}
     """
 
-    def __init__(self, url: str | os.PathLike[str], registry: MaterializerRegistry | None = None) -> None:
+    def __init__(
+        self, url: str | os.PathLike[str], registry: MaterializerRegistry | None = None
+    ) -> None:
         import fsspec
 
         self.url = str(url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,8 +24,10 @@ runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 ProjectOption = Annotated[
-    Optional[Path],
-    typer.Option("--project", "-C", help="Project folder (default: found from the current folder)."),
+    Path | None,
+    typer.Option(
+        "--project", "-C", help="Project folder (default: found from the current folder)."
+    ),
 ]
 
 
@@ -40,7 +42,9 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     state["debug"] = debug
@@ -49,7 +53,7 @@ def _root(
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder of the new project.")] = Path("."),
-    name: Annotated[Optional[str], typer.Option(help="Project name (default: the folder's).")] = None,
+    name: Annotated[str | None, typer.Option(help="Project name (default: the folder's).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing loopline.toml.")] = False,
 ) -> None:
     """Create a project: loopline.toml and the .loopline/ store."""
@@ -61,19 +65,21 @@ def init(
 @app.command()
 def run(
     pipeline: Annotated[
-        Optional[str],
+        str | None,
         typer.Argument(help="A name from [pipelines], 'module:function' or 'file.py:function'."),
     ] = None,
     param: Annotated[
-        Optional[list[str]],
-        typer.Option("--param", "-p", help="A pipeline parameter KEY=VALUE (VALUE parsed as JSON when it can be)."),
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="A pipeline parameter KEY=VALUE (VALUE parsed as JSON when it can be).",
+        ),
     ] = None,
     resume: Annotated[
-        Optional[str], typer.Option(help="Resume this failed or interrupted run.")
+        str | None, typer.Option(help="Resume this failed or interrupted run.")
     ] = None,
-    executor: Annotated[
-        Optional[str], typer.Option(help="inprocess (default) or process.")
-    ] = None,
+    executor: Annotated[str | None, typer.Option(help="inprocess (default) or process.")] = None,
     project: ProjectOption = None,
 ) -> None:
     """Run a pipeline, showing each step live; unchanged steps come from cache."""
@@ -104,7 +110,7 @@ def _parse_params(items: list[str]) -> dict[str, object]:
 @runs_app.command("list")
 def runs_list(
     limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
-    status: Annotated[Optional[str], typer.Option(help="Only runs with this status.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
     project: ProjectOption = None,
 ) -> None:
     """List the latest runs."""
@@ -126,8 +132,13 @@ def runs_show(
 
 @app.command()
 def lineage(
-    target: Annotated[str, typer.Argument(help="A run id (or prefix), an artifact id, or a sha256 prefix.")],
-    down: Annotated[bool, typer.Option("--down", help="Show what the artifact fed instead of where it came from.")] = False,
+    target: Annotated[
+        str, typer.Argument(help="A run id (or prefix), an artifact id, or a sha256 prefix.")
+    ],
+    down: Annotated[
+        bool,
+        typer.Option("--down", help="Show what the artifact fed instead of where it came from."),
+    ] = False,
     project: ProjectOption = None,
 ) -> None:
     """Show lineage: what produced an artifact (or what it fed), or a run's graph."""
@@ -139,7 +150,8 @@ def lineage(
 @app.command()
 def demo(
     directory: Annotated[
-        Optional[Path], typer.Option("--dir", help="Project folder to create (default: a new temporary folder).")
+        Path | None,
+        typer.Option("--dir", help="Project folder to create (default: a new temporary folder)."),
     ] = None,
 ) -> None:
     """Create a project in a folder and run an example pipeline twice (the second from cache)."""

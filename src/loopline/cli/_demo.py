@@ -26,7 +26,10 @@ def split(data: Any, test_size: float = 0.25, seed: int = 0) -> tuple[Any, Any]:
     """A stratified train/test split."""
     from sklearn.model_selection import train_test_split
 
-    return train_test_split(data, test_size=test_size, random_state=seed, stratify=data["target"])
+    train_set, test_set = train_test_split(
+        data, test_size=test_size, random_state=seed, stratify=data["target"]
+    )
+    return train_set, test_set
 
 
 @step
@@ -83,7 +86,9 @@ def run_demo(directory: Path | None) -> Path:
     out.print(f"[bold]Loopline demo[/] in {folder}\n")
     settings = load_settings(folder)
     timings = []
-    for attempt, note in enumerate(("first run: every step computes", "second run: nothing changed")):
+    for attempt, note in enumerate(
+        ("first run: every step computes", "second run: nothing changed")
+    ):
         out.print(f"[bold]{attempt + 1}. {note}[/]")
         start = time.perf_counter()
         with Runner.from_settings(settings, listeners=[LiveProgress()]) as runner:

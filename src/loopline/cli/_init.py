@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import ConflictError
 from ._output import console
 
-TEMPLATE = '''# Loopline project file. Every key is optional; LOOPLINE_* variables override them.
+TEMPLATE = """# Loopline project file. Every key is optional; LOOPLINE_* variables override them.
 
 [project]
 name = "{name}"
@@ -28,7 +28,7 @@ executor = "inprocess"
 # Pipelines 'loopline run NAME' knows by name: "module:function" or "file.py:function".
 [pipelines]
 # train = "pipelines.py:train"
-'''
+"""
 
 
 def init_project(directory: Path, *, name: str | None, force: bool) -> Path:

@@ -40,7 +40,11 @@ class LiveProgress(RunListener):
 
     def on_step_end(self, name: str, state: str, seconds: float | None, error: str | None) -> None:
         note = (error or "")[:120]
-        self._rows[name] = [status_text(state), duration(seconds) if state == "succeeded" or state == "failed" else "", note]
+        self._rows[name] = [
+            status_text(state),
+            duration(seconds) if state == "succeeded" or state == "failed" else "",
+            note,
+        ]
         self._refresh()
 
     def on_run_end(self, result: RunResult) -> None:

@@ -43,9 +43,8 @@ def run_command(
             return False
     cached = len(result.cached)
     note = f", {cached} of {len(result.steps)} steps from cache" if cached else ""
-    console().print(
-        f"Run {result.run.id[:8]} {status_text(result.status)} in {duration(result.run.duration)}{note}."
-    )
+    took = duration(result.run.duration)
+    console().print(f"Run {result.run.id[:8]} {status_text(result.status)} in {took}{note}.")
     return True
 
 
@@ -59,5 +58,6 @@ def _default_pipeline(declared: dict[str, str]) -> str:
             if declared
             else "loopline.toml declares none under [pipelines]."
         ),
-        hint="Run 'loopline run NAME', 'loopline run module:function' or 'loopline run file.py:function'.",
+        hint="Run 'loopline run NAME', 'loopline run module:function' or "
+        "'loopline run file.py:function'.",
     )

@@ -75,7 +75,10 @@ def show_run(project: Path | None, run_id: str) -> None:
                 sr.name,
                 status_text(sr.status),
                 duration(sr.duration),
-                ", ".join(f"{name}=#{a.id} ({a.sha256[:8]}, {_size(a.size)})" for name, a in outputs.items()),
+                ", ".join(
+                    f"{name}=#{a.id} ({a.sha256[:8]}, {_size(a.size)})"
+                    for name, a in outputs.items()
+                ),
             )
             if sr.status == "failed":
                 failed.append(sr)
@@ -110,9 +113,13 @@ def show_lineage(project: Path | None, target: str, *, down: bool) -> None:
         artifact = _find_artifact(store, target)
         if artifact is None:
             run = store.runs.get(target)
-            console().print(_run_tree(store.lineage.of_run(run.id), f"Run {run.id[:8]} ({run.name})"))
+            console().print(
+                _run_tree(store.lineage.of_run(run.id), f"Run {run.id[:8]} ({run.name})")
+            )
             return
-        graph = store.lineage.downstream(artifact.id) if down else store.lineage.upstream(artifact.id)
+        graph = (
+            store.lineage.downstream(artifact.id) if down else store.lineage.upstream(artifact.id)
+        )
         console().print(_artifact_tree(graph, artifact, down=down))
 
 

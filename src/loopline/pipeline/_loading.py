@@ -32,7 +32,7 @@ def load_pipeline(ref: str, project_dir: Path, declared: dict[str, str] | None =
         raise NotFoundError(
             f"No pipeline named {ref!r} in loopline.toml."
             + (f" Did you mean {close[0]!r}?" if close else ""),
-            hint="Declare it under [pipelines] as name = \"module:function\", or pass "
+            hint='Declare it under [pipelines] as name = "module:function", or pass '
             "'module:function' or 'file.py:function'.",
             value=ref,
         )

@@ -45,7 +45,9 @@ class Invocation:
     @property
     def depends_on(self) -> list[str]:
         """Invocations that must finish first: producers of inputs, then ``after``."""
-        return list(dict.fromkeys([ref.invocation for ref in self.inputs.values()] + list(self.after)))
+        return list(
+            dict.fromkeys([ref.invocation for ref in self.inputs.values()] + list(self.after))
+        )
 
 
 @dataclass
@@ -206,7 +208,7 @@ class Pipeline:
         self.func = func
         self.name = name or func.__name__
         self.signature = inspect.signature(func)
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
 
     def trace(self, params: Mapping[str, Any] | None = None) -> PipelineGraph:
         """Trace the pipeline with these parameters and check its graph.
@@ -232,9 +234,7 @@ class Pipeline:
                 hint="Call functions decorated with @step inside the pipeline function.",
                 pipeline=self.name,
             )
-        order = topological_order(
-            {name: inv.depends_on for name, inv in trace.invocations.items()}
-        )
+        order = topological_order({name: inv.depends_on for name, inv in trace.invocations.items()})
         return PipelineGraph(self.name, dict(bound.arguments), trace.invocations, order)
 
     def run(
@@ -263,9 +263,7 @@ class Pipeline:
         return f"<Pipeline {self.name!r}>"
 
 
-def pipeline(
-    func: Callable[..., Any] | None = None, /, *, name: str | None = None
-) -> Any:
+def pipeline(func: Callable[..., Any] | None = None, /, *, name: str | None = None) -> Any:
     """Make a function of step calls a pipeline.
 
     Args:

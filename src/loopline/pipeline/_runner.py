@@ -30,7 +30,9 @@ class RunListener:
     def on_step_start(self, name: str) -> None:
         """A step was handed to the executor."""
 
-    def on_step_end(self, name: str, status: str, duration: float | None, error: str | None) -> None:
+    def on_step_end(
+        self, name: str, status: str, duration: float | None, error: str | None
+    ) -> None:
         """A step ended: ``succeeded``, ``cached``, ``reused``, ``failed`` or ``interrupted``."""
 
     def on_run_end(self, result: RunResult) -> None:
@@ -67,7 +69,7 @@ class RunResult:
         except KeyError:
             raise NotFoundError(
                 f"Run {self.run.id} has no output {output!r} of step {step!r}.",
-                hint=f"Outputs: {({s: list(o) for s, o in self.outputs.items()})}.",
+                hint=f"Outputs: { ({s: list(o) for s, o in self.outputs.items()}) }.",
                 run_id=self.run.id,
             ) from None
         return self.artifacts.load(artifact.uri, artifact.sha256, artifact.materializer)
@@ -207,7 +209,9 @@ class Runner:
 class _Execution:
     """The state of one run while it executes."""
 
-    def __init__(self, runner: Runner, graph: PipelineGraph, run: Run, previous: dict[str, StepRun]) -> None:
+    def __init__(
+        self, runner: Runner, graph: PipelineGraph, run: Run, previous: dict[str, StepRun]
+    ) -> None:
         self.runner = runner
         self.store = runner.store
         self.graph = graph
@@ -258,7 +262,9 @@ class _Execution:
 
     def _start(self, invocation: Invocation) -> None:
         step = invocation.step
-        inputs = {arg: self.outputs[ref.invocation][ref.output] for arg, ref in invocation.inputs.items()}
+        inputs = {
+            arg: self.outputs[ref.invocation][ref.output] for arg, ref in invocation.inputs.items()
+        }
         key = cache_key(
             step.code_hash,
             invocation.params,

@@ -51,7 +51,7 @@ class Step(Generic[P, R]):
         self.options = options
         self.after = after
         self.signature = inspect.signature(func)
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
 
     @property
     def name(self) -> str:

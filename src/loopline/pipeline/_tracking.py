@@ -187,4 +187,3 @@ def start_run(name: str = "adhoc", *, project_dir: str | None = None) -> Iterato
             store.runs.finish(run.id, status, error=error)
         finally:
             store.close()
-

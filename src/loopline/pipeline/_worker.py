@@ -201,10 +201,12 @@ def _split_outputs(result: Any, step: Step[..., Any]) -> dict[str, Any]:
             hint="Return a tuple with one value per declared output.",
             step=step.name,
         )
-    return dict(zip(names, result))
+    return dict(zip(names, result, strict=True))
 
 
-def _save_extra(store: Store, artifacts: ArtifactStore, step_run_id: int, value: Any, name: str) -> int:
+def _save_extra(
+    store: Store, artifacts: ArtifactStore, step_run_id: int, value: Any, name: str
+) -> int:
     blob = artifacts.save(value)
     record = store.artifacts.add(
         uri=blob.uri,

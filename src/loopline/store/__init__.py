@@ -9,13 +9,13 @@ Example:
     'succeeded'
 """
 
+from ._lineage import LineageGraph as LineageGraph
 from ._records import Artifact as Artifact
 from ._records import Event as Event
 from ._records import LineageEdge as LineageEdge
 from ._records import Metric as Metric
 from ._records import Run as Run
 from ._records import StepRun as StepRun
-from ._lineage import LineageGraph as LineageGraph
 from ._store import Store as Store
 
 __all__ = ["Artifact", "Event", "LineageEdge", "LineageGraph", "Metric", "Run", "StepRun", "Store"]

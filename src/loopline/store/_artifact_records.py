@@ -59,7 +59,9 @@ class ArtifactRecords:
             NotFoundError: No such artifact.
         """
         with transaction(self._engine, write=False) as conn:
-            row = conn.execute(sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id)).first()
+            row = conn.execute(
+                sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id)
+            ).first()
         if row is None:
             raise NotFoundError(
                 f"No artifact with id {artifact_id} in this store.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import socket
 import time
@@ -15,6 +16,7 @@ from . import _schema as t
 from ._engine import transaction
 from ._json import dumps, loads
 from ._records import Event
+from ._runs import _new_id
 
 
 def default_actor() -> str:
@@ -53,7 +55,7 @@ class EventLog:
             payload=dumps(dict(payload or {})),
         )
         with transaction(self._engine) as conn:
-            event_id = conn.execute(t.events.insert().values(**values)).inserted_primary_key[0]
+            event_id = _new_id(conn.execute(t.events.insert().values(**values)))
         return Event(
             id=int(event_id),
             time=float(values["time"]),  # type: ignore[arg-type]
@@ -72,7 +74,7 @@ class EventLog:
         subject_id: str | None = None,
         kind: str | None = None,
         limit: int = 100,
-    ) -> list[Event]:
+    ) -> builtins.list[Event]:
         """The latest events first, filtered by subject and kind (a ``prefix.*`` matches)."""
         query = sa.select(t.events).order_by(t.events.c.id.desc()).limit(limit)
         if subject_type is not None:

@@ -84,11 +84,13 @@ class LineageStore:
                     break
                 # Upstream: who wrote these artifacts; downstream: who read them.
                 direction = "output" if upstream else "input"
-                query = sa.select(t.step_runs).join(
-                    t.lineage_edges, t.lineage_edges.c.step_run_id == t.step_runs.c.id
-                ).where(
-                    t.lineage_edges.c.artifact_id.in_(frontier),
-                    t.lineage_edges.c.direction == direction,
+                query = (
+                    sa.select(t.step_runs)
+                    .join(t.lineage_edges, t.lineage_edges.c.step_run_id == t.step_runs.c.id)
+                    .where(
+                        t.lineage_edges.c.artifact_id.in_(frontier),
+                        t.lineage_edges.c.direction == direction,
+                    )
                 )
                 if upstream:
                     query = query.where(t.step_runs.c.cache_hit.is_(False))

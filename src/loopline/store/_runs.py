@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import socket
 import time
@@ -10,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 
 from ..errors import InvalidInputError, NotFoundError
 from . import _schema as t
@@ -97,9 +98,9 @@ class RunStore:
                 sa.select(t.pipelines.c.id).where(t.pipelines.c.name == name)
             ).scalar()
             if pipeline_id is None:
-                pipeline_id = conn.execute(
-                    t.pipelines.insert().values(name=name, created_at=time.time())
-                ).inserted_primary_key[0]
+                pipeline_id = _new_id(
+                    conn.execute(t.pipelines.insert().values(name=name, created_at=time.time()))
+                )
             version_id = conn.execute(
                 sa.select(t.pipeline_versions.c.id).where(
                     t.pipeline_versions.c.pipeline_id == pipeline_id,
@@ -107,14 +108,16 @@ class RunStore:
                 )
             ).scalar()
             if version_id is None:
-                version_id = conn.execute(
-                    t.pipeline_versions.insert().values(
-                        pipeline_id=pipeline_id,
-                        definition_hash=definition_hash,
-                        definition=definition,
-                        created_at=time.time(),
+                version_id = _new_id(
+                    conn.execute(
+                        t.pipeline_versions.insert().values(
+                            pipeline_id=pipeline_id,
+                            definition_hash=definition_hash,
+                            definition=definition,
+                            created_at=time.time(),
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
         return int(version_id)
 
     # -- runs --------------------------------------------------------------------------
@@ -269,7 +272,7 @@ class RunStore:
     ) -> int:
         """Record that a step started, with the artifacts it reads; return its id."""
         with transaction(self._engine) as conn:
-            step_run_id = conn.execute(
+            inserted = conn.execute(
                 t.step_runs.insert().values(
                     run_id=run_id,
                     name=name,
@@ -281,9 +284,10 @@ class RunStore:
                     cache_hit=False,
                     started_at=time.time(),
                 )
-            ).inserted_primary_key[0]
+            )
+            step_run_id = _new_id(inserted)
             _add_edges(conn, step_run_id, "input", inputs)
-        return int(step_run_id)
+        return step_run_id
 
     def finish_step(
         self,
@@ -333,7 +337,7 @@ class RunStore:
         """Record a step served from cache (or reused on resume) with its lineage."""
         now = time.time()
         with transaction(self._engine) as conn:
-            step_run_id = conn.execute(
+            inserted = conn.execute(
                 t.step_runs.insert().values(
                     run_id=run_id,
                     name=name,
@@ -347,12 +351,15 @@ class RunStore:
                     ended_at=now,
                     duration=0.0,
                 )
-            ).inserted_primary_key[0]
+            )
+            step_run_id = _new_id(inserted)
             _add_edges(conn, step_run_id, "input", inputs)
             _add_edges(conn, step_run_id, "output", outputs)
-        return int(step_run_id)
+        return step_run_id
 
-    def find_cached(self, cache_key: str, output_names: Sequence[str]) -> dict[str, Artifact] | None:
+    def find_cached(
+        self, cache_key: str, output_names: Sequence[str]
+    ) -> dict[str, Artifact] | None:
         """Outputs of the latest finished step run with this cache key, if it has them all.
 
         Extra artifacts the step logged with ``log_artifact`` come along.
@@ -374,7 +381,7 @@ class RunStore:
             return None
         return outputs
 
-    def steps(self, run_id: str) -> list[StepRun]:
+    def steps(self, run_id: str) -> builtins.list[StepRun]:
         """The step runs of a run, in the order they started (latest attempt last)."""
         with transaction(self._engine, write=False) as conn:
             rows = conn.execute(
@@ -404,12 +411,23 @@ class RunStore:
             return _outputs(conn, step_run_id)
 
 
-def _add_edges(conn: Connection, step_run_id: int, direction: str, by_name: Mapping[str, int]) -> None:
+def _new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT generated."""
+    key = result.inserted_primary_key
+    assert key is not None  # every table here has an integer or given primary key
+    return int(key[0])
+
+
+def _add_edges(
+    conn: Connection, step_run_id: int, direction: str, by_name: Mapping[str, int]
+) -> None:
     if by_name:
         conn.execute(
             t.lineage_edges.insert(),
             [
-                dict(step_run_id=step_run_id, artifact_id=artifact_id, direction=direction, name=name)
+                dict(
+                    step_run_id=step_run_id, artifact_id=artifact_id, direction=direction, name=name
+                )
                 for name, artifact_id in by_name.items()
             ],
         )

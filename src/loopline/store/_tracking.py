@@ -46,9 +46,7 @@ class TrackingStore:
             if param_rows:
                 conn.execute(t.params.insert(), param_rows)
             for key, value in (tags or {}).items():
-                conn.execute(
-                    t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key == key)
-                )
+                conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key == key))
                 conn.execute(t.tags.insert().values(run_id=run_id, key=key, value=str(value)))
 
     def metrics(self, run_id: str, key: str | None = None) -> list[Metric]:
