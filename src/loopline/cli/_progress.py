@@ -23,12 +23,11 @@ class LiveProgress(RunListener):
         self._rows: dict[str, list[str]] = {}
         self._started: dict[str, float] = {}
         self._live: Live | None = None
-        self._title = ""
 
     def on_run_start(self, run: Run, graph: PipelineGraph) -> None:
         from rich.live import Live
 
-        self._title = f"Run {run.id[:8]} of pipeline [bold]{graph.name}[/]"
+        console().print(f"Run {run.id[:8]} of pipeline [bold]{graph.name}[/]")
         self._rows = {name: [status_text("pending"), "", ""] for name in graph.order}
         self._live = Live(self._table(), console=console(), refresh_per_second=8, transient=False)
         self._live.start()
@@ -52,6 +51,8 @@ class LiveProgress(RunListener):
         if self._live is not None:
             self._live.stop()
             self._live = None
+            if not console().is_terminal:
+                console().line()  # Live leaves its last frame unterminated off a terminal
 
     def _refresh(self) -> None:
         if self._live is not None:
@@ -60,7 +61,7 @@ class LiveProgress(RunListener):
     def _table(self) -> Table:
         from rich.table import Table
 
-        table = Table(title=self._title, title_justify="left", box=None, pad_edge=False)
+        table = Table(box=None, pad_edge=False)
         table.add_column("step")
         table.add_column("status")
         table.add_column("time", justify="right")

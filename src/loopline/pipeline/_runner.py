@@ -381,6 +381,9 @@ class _Execution:
             self.store.runs.finish_step(running.step_run_id, "interrupted", error="Interrupted.")
         self.store.runs.finish(self.run.id, "interrupted", error="Interrupted.")
         self.store.events.append("run.interrupted", "run", self.run.id)
+        result = self._result()
+        for listener in self.runner.listeners:
+            listener.on_run_end(result)
 
     def _notify_end(self, name: str, status: str, duration: float, error: str | None) -> None:
         for listener in self.runner.listeners:
