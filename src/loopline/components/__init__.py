@@ -1,0 +1,1 @@
+"""Standard steps of the model-development workflow."""

@@ -1,0 +1,494 @@
+"""Evaluate a fitted model: metrics overall and per slice, and plot data (TFX Evaluator).
+
+The metric names defined here (``METRICS``) are the one vocabulary that selection, tuning,
+evaluation and blessing share, so a metric chosen in ``loopline.toml`` means the same thing
+at every step.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
+
+from ..errors import ConfigError, InvalidInputError
+
+__all__ = [
+    "METRICS",
+    "Evaluation",
+    "evaluate",
+    "metric_direction",
+    "score_predictions",
+]
+
+Task = Literal["classification", "regression"]
+Direction = Literal["max", "min"]
+
+#: Every metric Loopline computes: name -> (task, direction in which it improves).
+METRICS: dict[str, tuple[Task, Direction]] = {
+    "accuracy": ("classification", "max"),
+    "f1_macro": ("classification", "max"),
+    "roc_auc": ("classification", "max"),
+    "log_loss": ("classification", "min"),
+    "rmse": ("regression", "min"),
+    "mae": ("regression", "min"),
+    "r2": ("regression", "max"),
+}
+
+_TASKS: tuple[Task, ...] = ("classification", "regression")
+_RESIDUALS_SAMPLE = 2_000
+_CALIBRATION_BINS = 10
+_MAX_SLICE_VALUES = 100
+_MISSING_KEY = "<missing>"
+
+
+def metric_direction(metric: str) -> Direction:
+    """Say whether a larger or a smaller value of ``metric`` is better.
+
+    Args:
+        metric: A name from ``METRICS`` (``"accuracy"``, ``"rmse"``, ...).
+
+    Returns:
+        ``"max"`` if larger is better, ``"min"`` if smaller is better.
+
+    Raises:
+        ConfigError: ``metric`` is not one Loopline computes.
+    """
+    check_metric(metric)
+    return METRICS[metric][1]
+
+
+def check_task(task: str) -> Task:
+    """Return ``task`` if it is ``"classification"`` or ``"regression"``, else raise ConfigError."""
+    if task not in _TASKS:
+        raise ConfigError(f"Unknown task {task!r}. Use one of: {', '.join(_TASKS)}.", value=task)
+    return task
+
+
+def check_metric(metric: str, task: str | None = None) -> str:
+    """Return ``metric`` if Loopline computes it (for ``task`` when given), else raise ConfigError.
+
+    Args:
+        metric: The metric name to check.
+        task: When given, the metric must belong to this task.
+
+    Returns:
+        The metric name, unchanged.
+
+    Raises:
+        ConfigError: The metric is unknown, or belongs to the other task.
+    """
+    allowed = [name for name, (kind, _) in METRICS.items() if task is None or kind == task]
+    if metric in allowed:
+        return metric
+    scope = f" for {task}" if task else ""
+    message = f"Unknown metric {metric!r}{scope}. Use one of: {', '.join(sorted(allowed))}."
+    if metric in METRICS:
+        message = (
+            f"Metric {metric!r} is for {METRICS[metric][0]}, not {task}. "
+            f"Use one of: {', '.join(sorted(allowed))}."
+        )
+    close = difflib.get_close_matches(str(metric), allowed, n=1, cutoff=0.6)
+    if close:
+        message += f" Did you mean {close[0]!r}?"
+    raise ConfigError(message, value=metric)
+
+
+@dataclass
+class Evaluation:
+    """What a model scored on a dataset, overall and per slice, plus plot data.
+
+    Every field holds plain JSON values, so ``to_dict()`` can be stored as is.
+
+    Attributes:
+        task: ``"classification"`` or ``"regression"``.
+        n_rows: Number of rows evaluated.
+        metrics: Metric name -> value over all rows (undefined metrics are left out).
+        skipped: Metric name -> why it was not computed over all rows.
+        slices: Slice column -> slice value (as a string) -> ``{"value", "rows", "metrics",
+            "skipped"}``.
+        plots: JSON-able plot data: ``calibration`` and ``confusion_matrix`` for
+            classification, ``residuals`` for regression.
+        labels: The class labels, in the order of the confusion matrix (classification).
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> X, y = load_iris(return_X_y=True, as_frame=True)
+        >>> model = LogisticRegression(max_iter=1000).fit(X, y)
+        >>> evaluation = evaluate(model, X, y, task="classification")
+        >>> round(evaluation.metrics["accuracy"], 2)
+        0.97
+    """
+
+    task: str
+    n_rows: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    slices: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    plots: dict[str, Any] = field(default_factory=dict)
+    labels: list[Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the evaluation as plain JSON values."""
+        return {
+            "task": self.task,
+            "n_rows": self.n_rows,
+            "metrics": dict(self.metrics),
+            "skipped": dict(self.skipped),
+            "slices": self.slices,
+            "plots": self.plots,
+            "labels": self.labels,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
+        """Rebuild an evaluation from ``to_dict()`` output."""
+        return cls(
+            task=data["task"],
+            n_rows=int(data["n_rows"]),
+            metrics={k: float(v) for k, v in data.get("metrics", {}).items()},
+            skipped=dict(data.get("skipped", {})),
+            slices=dict(data.get("slices", {})),
+            plots=dict(data.get("plots", {})),
+            labels=data.get("labels"),
+        )
+
+
+def evaluate(
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series | Sequence[Any] | np.ndarray,
+    *,
+    task: str,
+    slices: Mapping[str, pd.Series | Sequence[Any] | np.ndarray] | None = None,
+    labels: Sequence[Any] | None = None,
+) -> Evaluation:
+    """Score a fitted model on ``X``/``y``, overall and for each value of each slice column.
+
+    Metrics that are undefined for some rows (``roc_auc`` on a slice holding one class,
+    ``r2`` on a constant target) are left out and the reason goes to ``skipped``.
+
+    Args:
+        model: A fitted estimator or pipeline with ``predict`` (and ``predict_proba`` for the
+            probability metrics of classification).
+        X: The features, as the model expects them.
+        y: The true target, one value per row of ``X``.
+        task: ``"classification"`` or ``"regression"``.
+        slices: Slice name -> one value per row of ``X`` (e.g. ``{"region": df["region"]}``);
+            metrics are computed for each distinct value.
+        labels: Class labels in the order wanted for the confusion matrix; by default the
+            model's ``classes_`` plus any other value seen in ``y``.
+
+    Returns:
+        The evaluation.
+
+    Raises:
+        InvalidInputError: ``y`` or a slice does not have one value per row, the target has
+            missing values, or a slice has more than 100 distinct values.
+        ConfigError: ``task`` is unknown.
+    """
+    task = check_task(task)
+    y_true = _as_target(y, len(X))
+    y_pred = np.asarray(model.predict(X))
+    evaluation = Evaluation(task=task, n_rows=len(X))
+    if task == "classification":
+        class_labels = _class_labels(model, y_true, y_pred, labels)
+        proba = predict_proba_aligned(model, X, class_labels)
+        evaluation.labels = [_json_scalar(v) for v in class_labels]
+        evaluation.metrics, evaluation.skipped = score_predictions(
+            task, y_true, y_pred, proba=proba, labels=class_labels
+        )
+        evaluation.plots = _classification_plots(y_true, y_pred, proba, class_labels)
+    else:
+        class_labels = None
+        proba = None
+        evaluation.metrics, evaluation.skipped = score_predictions(task, y_true, y_pred)
+        evaluation.plots = {"residuals": _residuals_sample(y_true, y_pred)}
+    for name, column in (slices or {}).items():
+        evaluation.slices[name] = _slice_metrics(
+            name, column, task, y_true, y_pred, proba, class_labels
+        )
+    return evaluation
+
+
+def score_predictions(
+    task: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    proba: np.ndarray | None = None,
+    labels: Sequence[Any] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Compute metrics for one set of predictions, skipping (with a reason) undefined ones.
+
+    Args:
+        task: ``"classification"`` or ``"regression"``.
+        y_true: True values.
+        y_pred: Predicted values.
+        proba: Class probabilities, one column per entry of ``labels`` (classification).
+        labels: The class labels the columns of ``proba`` stand for.
+        metrics: The metrics to compute; all of the task's by default.
+
+    Returns:
+        ``(values, skipped)``: metric -> value, and metric -> why it was not computed.
+    """
+    wanted = metrics or [m for m, (kind, _) in METRICS.items() if kind == task]
+    values: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    for metric in wanted:
+        reason = _undefined_reason(metric, task, y_true, proba)
+        if reason is not None:
+            skipped[metric] = reason
+            continue
+        values[metric] = _compute(metric, y_true, y_pred, proba, labels)
+    return values, skipped
+
+
+def predict_proba_aligned(model: Any, X: pd.DataFrame, labels: Sequence[Any]) -> np.ndarray | None:
+    """Return ``model``'s class probabilities with one column per entry of ``labels``.
+
+    Classes the model never saw get probability 0; rows are renormalised to sum to 1.
+    Returns ``None`` when the model has no ``predict_proba``.
+    """
+    if not hasattr(model, "predict_proba"):
+        return None
+    raw = np.asarray(model.predict_proba(X), dtype=float)
+    classes = list(getattr(model, "classes_", labels))
+    position = {label: i for i, label in enumerate(labels)}
+    proba = np.zeros((raw.shape[0], len(labels)))
+    for j, label in enumerate(classes):
+        proba[:, position[label]] = raw[:, j]
+    totals = proba.sum(axis=1, keepdims=True)
+    aligned: np.ndarray = np.divide(
+        proba, totals, out=np.full_like(proba, 1 / len(labels)), where=totals > 0
+    )
+    return aligned
+
+
+def _undefined_reason(
+    metric: str, task: str, y_true: np.ndarray, proba: np.ndarray | None
+) -> str | None:
+    """Say why ``metric`` cannot be computed on these rows, or None if it can."""
+    if len(y_true) == 0:
+        return "no rows"
+    if metric in ("roc_auc", "log_loss") and proba is None:
+        return "the model has no predict_proba"
+    if metric == "roc_auc" and len(pd.unique(y_true)) < 2:
+        return "roc_auc needs at least two classes in the true labels; these rows hold one"
+    if metric == "r2" and len(y_true) < 2:
+        return "r2 needs at least two rows"
+    if metric == "r2" and np.ptp(y_true.astype(float)) == 0:
+        return "r2 is undefined when the true target is constant"
+    return None
+
+
+def _compute(
+    metric: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    labels: Sequence[Any] | None,
+) -> float:
+    """Compute one defined metric."""
+    if metric == "accuracy":
+        return float(accuracy_score(y_true, y_pred))
+    if metric == "f1_macro":
+        return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    if metric == "roc_auc":
+        assert proba is not None and labels is not None
+        return _roc_auc(y_true, proba, labels)
+    if metric == "log_loss":
+        assert proba is not None and labels is not None
+        return _log_loss(y_true, proba, labels)
+    if metric == "rmse":
+        return float(math.sqrt(mean_squared_error(y_true, y_pred)))
+    if metric == "mae":
+        return float(mean_absolute_error(y_true, y_pred))
+    if metric == "r2":
+        return float(r2_score(y_true, y_pred))
+    raise ConfigError(f"Unknown metric {metric!r}.", value=metric)  # pragma: no cover - checked
+
+
+def _roc_auc(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[Any]) -> float:
+    """Binary AUC, or the unweighted mean of one-vs-rest AUCs over the classes present."""
+    if len(labels) == 2:
+        return float(roc_auc_score(y_true == labels[1], proba[:, 1]))
+    scores = []
+    for j, label in enumerate(labels):
+        positive = y_true == label
+        if positive.any() and not positive.all():
+            scores.append(roc_auc_score(positive, proba[:, j]))
+    return float(np.mean(scores))
+
+
+def _log_loss(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[Any]) -> float:
+    """Mean negative log-likelihood of the true class (labels in any order)."""
+    position = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({str(v) for v in y_true if v not in position})
+    if unknown:
+        raise InvalidInputError(
+            f"The true labels hold values that are not among the labels: {', '.join(unknown)}.",
+            value=unknown,
+        )
+    index = np.fromiter((position[v] for v in y_true), dtype=int, count=len(y_true))
+    eps = np.finfo(float).eps
+    picked = np.clip(proba[np.arange(len(y_true)), index], eps, 1.0)
+    return float(-np.mean(np.log(picked)))
+
+
+def _as_target(y: Any, n_rows: int) -> np.ndarray:
+    """Return ``y`` as a 1-d array after checking its length and missing values."""
+    series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
+    if len(series) != n_rows:
+        raise InvalidInputError(
+            f"The target has {len(series)} values but X has {n_rows} rows; give one per row.",
+            value=len(series),
+        )
+    missing = int(series.isna().sum())
+    if missing:
+        raise InvalidInputError(
+            f"The target has {missing} missing values; drop or fill them before evaluating.",
+            value=missing,
+        )
+    values: np.ndarray = series.to_numpy()
+    return values
+
+
+def _class_labels(
+    model: Any, y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[Any] | None
+) -> list[Any]:
+    """The model's classes, then any other value seen in y_true or y_pred, sorted."""
+    if labels is not None:
+        return list(labels)
+    known = list(getattr(model, "classes_", []))
+    extra = set(pd.unique(y_true)).union(pd.unique(y_pred)).difference(known)
+    return known + sorted(extra, key=str)
+
+
+def _json_scalar(value: Any) -> Any:
+    """Turn numpy and pandas scalars into plain Python values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _classification_plots(
+    y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None, labels: Sequence[Any]
+) -> dict[str, Any]:
+    """Confusion matrix and calibration curve data."""
+    matrix = confusion_matrix(y_true, y_pred, labels=list(labels))
+    plots: dict[str, Any] = {
+        "confusion_matrix": {
+            "labels": [_json_scalar(v) for v in labels],
+            "matrix": matrix.tolist(),
+        }
+    }
+    if proba is not None:
+        plots["calibration"] = _calibration(y_true, proba, labels)
+    return plots
+
+
+def _calibration(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[Any]) -> dict[str, Any]:
+    """Reliability curve: binary, of the positive class; multiclass, of the top class."""
+    if len(labels) == 2:
+        kind = "positive_class"
+        confidence = proba[:, 1]
+        hit = y_true == labels[1]
+    else:
+        kind = "top_class"
+        confidence = proba.max(axis=1)
+        predicted = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
+        hit = predicted == y_true
+    bins = np.minimum((confidence * _CALIBRATION_BINS).astype(int), _CALIBRATION_BINS - 1)
+    points = []
+    ece = 0.0
+    for b in range(_CALIBRATION_BINS):
+        in_bin = bins == b
+        count = int(in_bin.sum())
+        if count == 0:
+            continue
+        mean_predicted = float(confidence[in_bin].mean())
+        fraction = float(hit[in_bin].mean())
+        ece += count / len(y_true) * abs(mean_predicted - fraction)
+        points.append(
+            {"mean_predicted": mean_predicted, "fraction_positive": fraction, "count": count}
+        )
+    positive = _json_scalar(labels[1]) if kind == "positive_class" else None
+    return {"kind": kind, "positive_label": positive, "points": points, "ece": ece}
+
+
+def _residuals_sample(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """At most 2,000 (true, predicted, residual) points, chosen with a fixed seed."""
+    n = len(y_true)
+    index = np.arange(n)
+    if n > _RESIDUALS_SAMPLE:
+        index = np.sort(np.random.default_rng(0).choice(n, _RESIDUALS_SAMPLE, replace=False))
+    true = y_true[index].astype(float)
+    pred = y_pred[index].astype(float)
+    return {
+        "n_total": n,
+        "y_true": true.tolist(),
+        "y_pred": pred.tolist(),
+        "residual": (true - pred).tolist(),
+    }
+
+
+def _slice_metrics(
+    name: str,
+    column: Any,
+    task: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    labels: Sequence[Any] | None,
+) -> dict[str, dict[str, Any]]:
+    """Metrics for each distinct value of one slice column."""
+    values = pd.Series(np.asarray(column, dtype=object))
+    if len(values) != len(y_true):
+        raise InvalidInputError(
+            f"Slice {name!r} has {len(values)} values but X has {len(y_true)} rows; "
+            "give one per row.",
+            value=name,
+        )
+    keys = values.map(lambda v: _MISSING_KEY if pd.isna(v) else str(v)).to_numpy()
+    distinct = pd.unique(keys)
+    if len(distinct) > _MAX_SLICE_VALUES:
+        raise InvalidInputError(
+            f"Slice {name!r} has {len(distinct)} distinct values; at most "
+            f"{_MAX_SLICE_VALUES} are allowed. Slice by a categorical column, or bin this one "
+            "first (pandas.cut).",
+            value=name,
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for key in sorted(distinct):
+        rows = keys == key
+        part_proba = None if proba is None else proba[rows]
+        metrics, skipped = score_predictions(
+            task, y_true[rows], y_pred[rows], proba=part_proba, labels=labels
+        )
+        first = values[rows].iloc[0]
+        result[key] = {
+            "value": None if key == _MISSING_KEY else _json_scalar(first),
+            "rows": int(rows.sum()),
+            "metrics": metrics,
+            "skipped": skipped,
+        }
+    return result

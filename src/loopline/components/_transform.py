@@ -1,0 +1,370 @@
+"""Preprocessing: the feature pipeline that every model package carries (TFX Transform).
+
+``build_preprocessor`` returns an unfitted scikit-learn ``Pipeline``; it is fitted together
+with the estimator, inside each cross-validation fold, so no statistic leaks from validation
+rows, and it is pickled with the model so serving cannot skew from training.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from ..errors import ConfigError, InvalidInputError
+
+__all__ = [
+    "CategoriesAsText",
+    "DateParts",
+    "FeatureFunctions",
+    "build_preprocessor",
+]
+
+FeatureFunction = Callable[[pd.DataFrame], pd.DataFrame]
+
+DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
+# pandas 3.1 deprecates ``Series.dt.dayofweek`` in favour of ``day_of_week``.
+_DATE_ACCESSORS = {"dayofweek": "day_of_week"}
+
+
+class FeatureFunctions(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Apply user feature functions (DataFrame -> DataFrame) one after the other.
+
+    Unlike ``FunctionTransformer`` with a lambda, this only accepts functions that pickle
+    (module-level ``def``), so the fitted model can be saved and served.
+
+    Args:
+        functions: The functions, applied in order.
+
+    Example:
+        >>> def add_ratio(df):
+        ...     return df.assign(ratio=df["a"] / df["b"])
+        >>> FeatureFunctions([add_ratio]).fit_transform(pd.DataFrame({"a": [1], "b": [2]}))
+           a  b  ratio
+        0  1  2    0.5
+    """
+
+    def __init__(self, functions: Sequence[FeatureFunction] = ()) -> None:
+        self.functions = functions
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureFunctions:
+        """Check the input is a DataFrame and remember its columns.
+
+        Args:
+            X: The raw features.
+            y: Ignored.
+
+        Returns:
+            self.
+        """
+        _check_frame(X, type(self).__name__)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Return ``X`` passed through every function.
+
+        Raises:
+            InvalidInputError: ``X`` or a function's result is not a DataFrame, or a
+                function changed the number of rows.
+        """
+        _check_frame(X, type(self).__name__)
+        for function in self.functions:
+            out = function(X)
+            name = getattr(function, "__qualname__", repr(function))
+            if not isinstance(out, pd.DataFrame):
+                raise InvalidInputError(
+                    f"Feature function {name!r} must return a pandas DataFrame. "
+                    f"Got {type(out).__name__}.",
+                    value=name,
+                )
+            if len(out) != len(X):
+                raise InvalidInputError(
+                    f"Feature function {name!r} returned {len(out)} rows for {len(X)}; "
+                    "feature functions must keep one row per input row.",
+                    value=name,
+                )
+            X = out
+        return X
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Stateless: always ready."""
+        return True
+
+
+class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Expand datetime columns into numeric parts (year, month, day, dayofweek, hour).
+
+    Columns may hold datetimes or strings; strings are parsed with the format inferred from
+    the first value (each value separately when none fits) and read as UTC. Values that do
+    not parse become missing.
+
+    Args:
+        parts: Which parts to extract, a subset of ``DATE_PARTS``.
+    """
+
+    def __init__(self, parts: Sequence[str] = DATE_PARTS) -> None:
+        self.parts = parts
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> DateParts:
+        """Check the parts and remember the input columns.
+
+        Args:
+            X: The datetime columns.
+            y: Ignored.
+
+        Returns:
+            self.
+
+        Raises:
+            ConfigError: An unknown part was asked for.
+        """
+        unknown = [p for p in self.parts if p not in DATE_PARTS]
+        if unknown:
+            raise ConfigError(
+                f"Unknown date part(s) {', '.join(map(repr, unknown))} in DateParts. "
+                f"Use any of: {', '.join(DATE_PARTS)}.",
+                value=unknown,
+            )
+        frame = _as_frame(X)
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Return one float column per (input column, part), NaN where the date is missing."""
+        frame = _as_frame(X)
+        columns = []
+        for name in frame.columns:
+            stamps = _to_datetime(frame[name])
+            for part in self.parts:
+                accessor = _DATE_ACCESSORS.get(part, part)
+                columns.append(getattr(stamps.dt, accessor).to_numpy(dtype=float, na_value=np.nan))
+        if not columns:
+            return np.empty((len(frame), 0))
+        return np.column_stack(columns)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names ``<column>_<part>``."""
+        names = self.feature_names_in_ if input_features is None else input_features
+        return np.asarray([f"{c}_{p}" for c in names for p in self.parts], dtype=object)
+
+
+def build_preprocessor(
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    datetime: Sequence[str] = (),
+    *,
+    scale: bool = True,
+    max_onehot: int = 20,
+    category_counts: Mapping[str, int] | None = None,
+    feature_functions: Sequence[FeatureFunction] = (),
+) -> Pipeline:
+    """Build the unfitted preprocessing pipeline.
+
+    Numeric columns: median imputation, then standard scaling (if ``scale``). Categorical
+    columns: most-frequent imputation, then one-hot encoding (unknown categories ignored)
+    for columns with at most ``max_onehot`` categories, ordinal encoding (unknown -> -1)
+    beyond. Columns missing from ``category_counts`` are one-hot encoded with the rarest
+    categories beyond ``max_onehot`` grouped together. Datetime columns: year, month, day,
+    dayofweek and hour, median-imputed (and scaled). Feature functions run first, so the
+    column lists may name columns they add.
+
+    Args:
+        numeric: Numeric columns.
+        categorical: Categorical (and boolean) columns.
+        datetime: Datetime columns (datetimes or date strings).
+        scale: Standardise numeric and date-part columns.
+        max_onehot: Most categories a column may have to be one-hot encoded.
+        category_counts: Column -> number of distinct categories (from the statistics).
+        feature_functions: Module-level functions DataFrame -> DataFrame, applied first.
+
+    Returns:
+        An unfitted ``Pipeline`` whose output is a dense float array.
+
+    Raises:
+        ConfigError: No column is given, a column is listed twice, ``max_onehot`` is not a
+            positive integer, or a feature function cannot be pickled.
+
+    Example:
+        >>> frame = pd.DataFrame({"x": [1.0, None, 3.0], "c": ["a", "b", None]})
+        >>> build_preprocessor(["x"], ["c"]).fit_transform(frame).shape
+        (3, 3)
+    """
+    numeric, categorical, datetime = list(numeric), list(categorical), list(datetime)
+    _check_columns(numeric, categorical, datetime)
+    if isinstance(max_onehot, bool) or not isinstance(max_onehot, int) or max_onehot < 1:
+        raise ConfigError(
+            f"The 'max_onehot' parameter must be an integer >= 1. Got {max_onehot!r} instead.",
+            value=max_onehot,
+        )
+    _check_feature_functions(feature_functions)
+    counts = dict(category_counts or {})
+    onehot = [c for c in categorical if c in counts and counts[c] <= max_onehot]
+    ordinal = [c for c in categorical if c in counts and counts[c] > max_onehot]
+    uncounted = [c for c in categorical if c not in counts]
+    transformers: list[tuple[str, Any, list[str]]] = [
+        ("numeric", _numeric_pipeline(scale), numeric),
+        ("onehot", _categorical_pipeline(_onehot()), onehot),
+        ("ordinal", _categorical_pipeline(_ordinal()), ordinal),
+        ("onehot_capped", _categorical_pipeline(_onehot(max_onehot)), uncounted),
+        ("datetime", _datetime_pipeline(scale), datetime),
+    ]
+    columns = ColumnTransformer(
+        [t for t in transformers if t[2]], remainder="drop", sparse_threshold=0.0
+    )
+    steps: list[tuple[str, Any]] = []
+    if feature_functions:
+        steps.append(("features", FeatureFunctions(list(feature_functions))))
+    steps.append(("columns", columns))
+    return Pipeline(steps)
+
+
+def _numeric_pipeline(scale: bool) -> Pipeline:
+    steps: list[tuple[str, Any]] = [
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True))
+    ]
+    if scale:
+        steps.append(("scale", StandardScaler()))
+    return Pipeline(steps)
+
+
+def _categorical_pipeline(encoder: Any) -> Pipeline:
+    # Values are made strings first: pandas 3 "str" columns, categoricals and object columns
+    # mixing numbers and text then all reach the encoder as one uniform type.
+    return Pipeline(
+        [
+            ("as_text", CategoriesAsText()),
+            ("impute", SimpleImputer(strategy="most_frequent", keep_empty_features=True)),
+            ("encode", encoder),
+        ]
+    )
+
+
+def _datetime_pipeline(scale: bool) -> Pipeline:
+    steps: list[tuple[str, Any]] = [
+        ("parts", DateParts()),
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+    ]
+    if scale:
+        steps.append(("scale", StandardScaler()))
+    return Pipeline(steps)
+
+
+def _onehot(max_categories: int | None = None) -> OneHotEncoder:
+    return OneHotEncoder(
+        handle_unknown="infrequent_if_exist" if max_categories else "ignore",
+        max_categories=max_categories,
+        sparse_output=False,
+    )
+
+
+def _ordinal() -> OrdinalEncoder:
+    return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+
+
+class CategoriesAsText(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Cast categorical values to ``str`` in an object array, keeping missing as NaN."""
+
+    def fit(self, X: Any, y: Any = None) -> CategoriesAsText:
+        """Remember the input columns.
+
+        Args:
+            X: The categorical columns.
+            y: Ignored.
+
+        Returns:
+            self.
+        """
+        frame = _as_frame(X)
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Return an object array of strings, with ``np.nan`` where values are missing."""
+        values = _as_frame(X).to_numpy(dtype=object, na_value=np.nan)
+        missing = pd.isna(values)
+        text = values.astype(str).astype(object)
+        text[missing] = np.nan
+        result: np.ndarray = text
+        return result
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The input column names, unchanged."""
+        names = self.feature_names_in_ if input_features is None else input_features
+        return np.asarray(names, dtype=object)
+
+
+def _check_columns(numeric: list[str], categorical: list[str], datetime: list[str]) -> None:
+    every = numeric + categorical + datetime
+    if not every:
+        raise ConfigError(
+            "The preprocessor has no columns: give at least one numeric, categorical or "
+            "datetime column.",
+            value=every,
+        )
+    repeated = sorted({c for c in every if every.count(c) > 1})
+    if repeated:
+        raise ConfigError(
+            f"Column(s) {', '.join(map(repr, repeated))} are listed under more than one kind "
+            "(or twice); give each column one kind.",
+            value=repeated,
+        )
+
+
+def _check_feature_functions(functions: Sequence[Any]) -> None:
+    for function in functions:
+        name = getattr(function, "__qualname__", repr(function))
+        if not callable(function):
+            raise ConfigError(
+                f"Feature function {name!r} is not callable; give functions DataFrame -> "
+                "DataFrame.",
+                value=function,
+            )
+        try:
+            pickle.dumps(function)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise ConfigError(
+                f"Feature function {name!r} cannot be pickled with the model, so it could not "
+                "be saved or served. Define it with 'def' at module level in an importable "
+                "module (not a lambda or a nested function).",
+                value=name,
+            ) from exc
+
+
+def _check_frame(X: Any, owner: str) -> None:
+    if not isinstance(X, pd.DataFrame):
+        raise InvalidInputError(
+            f"{owner} needs a pandas DataFrame. Got {type(X).__name__}.", value=type(X).__name__
+        )
+
+
+def _as_frame(X: Any) -> pd.DataFrame:
+    return X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
+
+
+def _to_datetime(column: pd.Series) -> pd.Series:
+    """Parse one column as datetimes; strings with an inferred format, read as UTC."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+        column.dtype
+    ):
+        return column
+    present = column.dropna()
+    if present.empty:
+        return pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns, UTC]")
+    first = present.iloc[0]
+    if isinstance(first, str):
+        fmt = guess_datetime_format(first) or "mixed"
+        return pd.to_datetime(column, errors="coerce", format=fmt, utc=True)
+    return pd.to_datetime(column, errors="coerce", utc=True)
