@@ -8,6 +8,7 @@ from .pipeline import Pipeline as Pipeline
 from .pipeline import Runner as Runner
 from .pipeline import RunResult as RunResult
 from .pipeline import Step as Step
+from .pipeline import load_artifact as load_artifact
 from .pipeline import log_artifact as log_artifact
 from .pipeline import log_metric as log_metric
 from .pipeline import log_metrics as log_metrics
@@ -23,6 +24,7 @@ __all__ = [
     "Runner",
     "Step",
     "__version__",
+    "load_artifact",
     "log_artifact",
     "log_metric",
     "log_metrics",

@@ -80,6 +80,20 @@ def find_project_dir(start: str | os.PathLike[str] | None = None) -> Path:
     return here
 
 
+#: Every top-level section of ``loopline.toml``. The core checks the keys of its own
+#: (``_SECTIONS``); the workflow sections are checked by ``loopline.components``.
+KNOWN_SECTIONS = (
+    *_SECTIONS,
+    "data",
+    "split",
+    "schema",
+    "validation",
+    "training",
+    "blessing",
+    "model",
+)
+
+
 def read_project_file(path: Path) -> dict[str, Any]:
     """Parse and check ``loopline.toml``: known sections and keys, right types.
 
@@ -98,6 +112,16 @@ def read_project_file(path: Path) -> dict[str, Any]:
         ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text.", path=str(path)) from exc
+    for section in data:
+        if section not in KNOWN_SECTIONS:
+            close = difflib.get_close_matches(section, KNOWN_SECTIONS, n=1)
+            raise ConfigError(
+                f"Unknown section [{section}] in {path}."
+                + (f" Did you mean [{close[0]}]?" if close else "")
+                + f" Known sections: {', '.join(KNOWN_SECTIONS)}.",
+                path=str(path),
+                key=section,
+            )
     check_sections(data, path, _SECTIONS)
     return data
 

@@ -55,11 +55,18 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder of the new project.")] = Path("."),
     name: Annotated[str | None, typer.Option(help="Project name (default: the folder's).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing loopline.toml.")] = False,
+    data: Annotated[
+        str | None, typer.Option(help="Training data: a CSV or Parquet path or glob.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="The column to predict.")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="classification or regression (inferred when absent).")
+    ] = None,
 ) -> None:
-    """Create a project: loopline.toml and the .loopline/ store."""
+    """Create a project: loopline.toml (with the training workflow when --data is given)."""
     from ._init import init_project
 
-    init_project(directory, name=name, force=force)
+    init_project(directory, name=name, force=force, data=data, target=target, task=task)
 
 
 @app.command()
@@ -145,6 +152,21 @@ def lineage(
     from ._runs import show_lineage
 
     show_lineage(project, target, down=down)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="HTML file to write (default: report-RUN.html)."),
+    ] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Write a self-contained HTML report of a run: validation, statistics, models, blessing."""
+    from ._report import write_run_report
+
+    write_run_report(project, run_id, output)
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConflictError
+from ..errors import ConflictError, InvalidInputError
 from ._output import console
 
 TEMPLATE = """# Loopline project file. Every key is optional; LOOPLINE_* variables override them.
@@ -31,7 +31,53 @@ executor = "inprocess"
 """
 
 
-def init_project(directory: Path, *, name: str | None, force: bool) -> Path:
+WORKFLOW_TEMPLATE = """
+# ---- the training workflow: 'loopline run' with no argument runs it ----
+
+[data]
+source = "{source}"        # a CSV or Parquet file or glob, relative to this folder
+target = "{target}"        # the column to predict
+{task_line}# id_column = "id"
+# timestamp_column = "ts"  # makes the split and cross-validation time-ordered
+# drop_columns = []
+
+[split]
+# method = "stratified"    # stratified | random | time (default: by task and timestamp)
+test_size = 0.2
+seed = 0
+
+[training]
+# metric = "accuracy"      # default: accuracy (classification) or rmse (regression)
+folds = 5
+trials = 20                # Optuna trials for the best candidate (0: no tuning)
+# timeout = 300            # seconds of tuning at most
+# Candidates default to built-ins (linear model, random forest, gradient boosting).
+# [[training.candidates]]
+# estimator = "sklearn.ensemble.RandomForestClassifier"
+# params = {{ n_estimators = 200 }}
+# search_space = {{ max_depth = {{ type = "int", low = 2, high = 20 }} }}
+
+[blessing]
+# thresholds = {{ accuracy = 0.8 }}   # absolute bounds a candidate must meet
+absolute_margin = 0.0      # how much worse than the champion is tolerated
+relative_margin = 0.01
+# slices = ["region"]      # columns whose values are evaluated and compared one by one
+
+[model]
+name = "{name}"
+approval = "manual"        # manual: 'loopline models approve' before production; or auto
+"""
+
+
+def init_project(
+    directory: Path,
+    *,
+    name: str | None,
+    force: bool,
+    data: str | None = None,
+    target: str | None = None,
+    task: str | None = None,
+) -> Path:
     """Create ``loopline.toml`` and ``.loopline/`` in ``directory``.
 
     Raises:
@@ -49,10 +95,29 @@ def init_project(directory: Path, *, name: str | None, force: bool) -> Path:
             hint="Use --force to overwrite it, or edit it by hand.",
             path=str(path),
         )
-    path.write_text(TEMPLATE.format(name=name or directory.name), encoding="utf-8")
+    if (data is None) != (target is None):
+        raise InvalidInputError(
+            "--data and --target go together.",
+            hint="E.g. loopline init --name wine --data wine.csv --target target.",
+        )
+    text = TEMPLATE.format(name=name or directory.name)
+    if data is not None:
+        task_line = (
+            f'task = "{task}"\n' if task else '# task = "classification"  # inferred when absent\n'
+        )
+        text += WORKFLOW_TEMPLATE.format(
+            source=data, target=target, task_line=task_line, name=name or directory.name
+        )
+    path.write_text(text, encoding="utf-8")
     settings = load_settings(directory)
+    if data is not None:
+        from ..components import parse_workflow_config
+
+        parse_workflow_config(settings.raw, path)
     Store(settings.store_url).close()
     console().print(f"Created a Loopline project in [bold]{directory}[/]")
     console().print(f"  {PROJECT_FILE}: settings (store, artifacts, executor, pipelines)")
     console().print(f"  {settings.state_dir.name}/: the metadata store and artifacts")
+    if data is not None:
+        console().print("Next: [bold]loopline run[/] trains, validates and packages a model.")
     return path

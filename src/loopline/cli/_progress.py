@@ -38,7 +38,7 @@ class LiveProgress(RunListener):
         self._refresh()
 
     def on_step_end(self, name: str, state: str, seconds: float | None, error: str | None) -> None:
-        note = (error or "")[:120]
+        note = (error or "").strip().split("\n", 1)[0][:120]
         self._rows[name] = [
             status_text(state),
             duration(seconds) if state == "succeeded" or state == "failed" else "",

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, StepFailedError
 from ._output import console, duration, print_error, status_text
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..pipeline import Pipeline
+    from ..store import Store
 
 
 def run_command(
@@ -34,13 +39,20 @@ def run_command(
                     hint="Name the pipeline: loopline run PIPELINE --resume RUN_ID.",
                 )
             resume = old.id
-        ref = ref or _default_pipeline(settings.pipelines)
-        pipeline = load_pipeline(ref, settings.project_dir, settings.pipelines)
+        ref = ref or _default_pipeline(settings)
+        if ref == STANDARD:
+            pipeline = _standard_pipeline(settings, runner.store)
+        else:
+            pipeline = load_pipeline(ref, settings.project_dir, settings.pipelines)
         try:
             result = runner.run(pipeline, params or None, pipeline_ref=ref, resume=resume)
         except StepFailedError as exc:
             print_error(str(exc), exc.hint)
             return False
+        if ref == STANDARD:
+            from ._training import print_training_summary
+
+            print_training_summary(runner, result)
     cached = len(result.cached)
     note = f", {cached} of {len(result.steps)} steps from cache" if cached else ""
     took = duration(result.run.duration)
@@ -48,7 +60,23 @@ def run_command(
     return True
 
 
-def _default_pipeline(declared: dict[str, str]) -> str:
+#: The reference of the workflow that loopline.toml's [data], [training], ... describe.
+STANDARD = "standard"
+
+
+def _standard_pipeline(settings: Settings, store: Store) -> Pipeline:
+    from ..components import parse_workflow_config, standard_pipeline
+
+    config = parse_workflow_config(settings.raw, settings.project_dir / "loopline.toml")
+    return standard_pipeline(
+        config, settings.project_dir, name=config.model.name or settings.name, store=store
+    )
+
+
+def _default_pipeline(settings: Settings) -> str:
+    if "data" in settings.raw:
+        return STANDARD
+    declared = settings.pipelines
     if len(declared) == 1:
         return next(iter(declared))
     raise InvalidInputError(

@@ -1,1 +1,98 @@
-"""Standard steps of the model-development workflow."""
+"""The standard steps of the model-development workflow, and the functions behind them.
+
+``standard_pipeline(config, project_dir)`` wires the steps from ``loopline.toml``; each step
+(``ingest``, ``statistics``, ``schema``, ``validate_data``, ``split``, ``transform``,
+``select``, ``tune_best``, ``train_model``, ``evaluate_model``, ``package``, ``bless``) can
+also be called in a pipeline of your own, and each function behind them works on plain
+pandas and scikit-learn objects.
+"""
+
+from ._bless import BlessingRule as BlessingRule
+from ._candidates import Candidate as Candidate
+from ._candidates import default_candidates as default_candidates
+from ._candidates import infer_task as infer_task
+from ._candidates import make_candidate as make_candidate
+from ._candidates import parse_search_space as parse_search_space
+from ._config import WorkflowConfig as WorkflowConfig
+from ._config import parse_workflow_config as parse_workflow_config
+from ._drift_math import psi as psi
+from ._evaluate import Evaluation as Evaluation
+from ._evaluate import evaluate as evaluate
+from ._evaluate import metric_direction as metric_direction
+from ._package import ModelPackage as ModelPackage
+from ._package import load_package as load_package
+from ._package import write_package as write_package
+from ._schema import ColumnSchema as ColumnSchema
+from ._schema import Schema as Schema
+from ._schema import infer_schema as infer_schema
+from ._select import Leaderboard as Leaderboard
+from ._select import cross_validate_candidates as cross_validate_candidates
+from ._standard import PIPELINE_NAME as PIPELINE_NAME
+from ._standard import find_reference as find_reference
+from ._standard import standard_pipeline as standard_pipeline
+from ._statistics import bin_counts as bin_counts
+from ._statistics import compute_statistics as compute_statistics
+from ._steps import bless as bless
+from ._steps import evaluate_model as evaluate_model
+from ._steps import ingest as ingest
+from ._steps import package as package
+from ._steps import schema as schema
+from ._steps import select as select
+from ._steps import split as split
+from ._steps import statistics as statistics
+from ._steps import train_model as train_model
+from ._steps import transform as transform
+from ._steps import tune_best as tune_best
+from ._steps import validate_data as validate_data
+from ._transform import build_preprocessor as build_preprocessor
+from ._tune import TuningResult as TuningResult
+from ._tune import tune as tune
+from ._validate import DataValidationError as DataValidationError
+from ._validate import ValidationReport as ValidationReport
+from ._validate import validate as validate
+
+__all__ = [
+    "BlessingRule",
+    "Candidate",
+    "ColumnSchema",
+    "DataValidationError",
+    "Evaluation",
+    "Leaderboard",
+    "ModelPackage",
+    "PIPELINE_NAME",
+    "Schema",
+    "TuningResult",
+    "ValidationReport",
+    "WorkflowConfig",
+    "bin_counts",
+    "bless",
+    "build_preprocessor",
+    "compute_statistics",
+    "cross_validate_candidates",
+    "default_candidates",
+    "evaluate",
+    "evaluate_model",
+    "find_reference",
+    "infer_schema",
+    "infer_task",
+    "ingest",
+    "load_package",
+    "make_candidate",
+    "metric_direction",
+    "package",
+    "parse_search_space",
+    "parse_workflow_config",
+    "psi",
+    "schema",
+    "select",
+    "split",
+    "standard_pipeline",
+    "statistics",
+    "train_model",
+    "transform",
+    "tune",
+    "tune_best",
+    "validate",
+    "validate_data",
+    "write_package",
+]

@@ -14,6 +14,9 @@ from ._runner import Runner as Runner
 from ._runner import RunResult as RunResult
 from ._step import Step as Step
 from ._step import step as step
+from ._tracking import current_run_id as current_run_id
+from ._tracking import current_store_url as current_store_url
+from ._tracking import load_artifact as load_artifact
 from ._tracking import log_artifact as log_artifact
 from ._tracking import log_metric as log_metric
 from ._tracking import log_metrics as log_metrics
@@ -32,7 +35,10 @@ __all__ = [
     "RunResult",
     "Runner",
     "Step",
+    "current_run_id",
+    "current_store_url",
     "get_executor",
+    "load_artifact",
     "load_pipeline",
     "log_artifact",
     "log_metric",

@@ -31,6 +31,7 @@ class TrackingContext:
     step_run_id: int | None
     store: Store
     save_artifact: Callable[[Any, str], int] | None = None
+    load_artifact: Callable[[int, str], Any] | None = None
     metrics: list[tuple[str, float, int | None, float]] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -151,6 +152,51 @@ def log_artifact(value: Any, name: str) -> int:
             hint="Call it inside a @step function.",
         )
     return context.save_artifact(value, name)
+
+
+def load_artifact(artifact_id: int, name: str | None = None) -> Any:
+    """Load a stored artifact inside a step, recording it as an input of the step.
+
+    For artifacts a step needs besides its inputs, e.g. the champion model it is compared
+    with: the read is part of the step's lineage.
+
+    Args:
+        artifact_id: The artifact's id in the store.
+        name: The name of the input in the step's lineage; ``artifact-<id>`` by default.
+
+    Returns:
+        The artifact's value, after its bytes were checked against their sha256.
+
+    Raises:
+        InvalidInputError: Outside a step.
+        NotFoundError: No such artifact.
+        ArtifactIntegrityError: Its bytes changed on disk.
+    """
+    context = _current("load_artifact")
+    if context.load_artifact is None:
+        raise InvalidInputError(
+            "loopline.load_artifact() needs a step: the read is recorded in its lineage.",
+            hint="Call it inside a @step function.",
+        )
+    return context.load_artifact(artifact_id, name or f"artifact-{artifact_id}")
+
+
+def current_run_id() -> str:
+    """The id of the run the current step belongs to.
+
+    Raises:
+        InvalidInputError: Outside a step or run.
+    """
+    return _current("current_run_id").run_id
+
+
+def current_store_url() -> str:
+    """The URL of the metadata store the current step or run writes to.
+
+    Raises:
+        InvalidInputError: Outside a step or run.
+    """
+    return _current("current_store_url").store.url
 
 
 @contextmanager

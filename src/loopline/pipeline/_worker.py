@@ -157,6 +157,7 @@ def execute_step(task: StepTask) -> StepOutcome:
             task.step_run_id,
             store,
             save_artifact=functools.partial(_save_extra, store, artifacts, task.step_run_id),
+            load_artifact=functools.partial(_load_extra, store, artifacts, task.step_run_id),
         )
         while True:
             attempts += 1
@@ -218,3 +219,12 @@ def _save_extra(
     )
     store.runs.link_outputs(step_run_id, {name: record.id})
     return record.id
+
+
+def _load_extra(
+    store: Store, artifacts: ArtifactStore, step_run_id: int, artifact_id: int, name: str
+) -> Any:
+    record = store.artifacts.get(artifact_id)
+    value = artifacts.load(record.uri, record.sha256, record.materializer)
+    store.runs.link_inputs(step_run_id, {name: record.id})
+    return value

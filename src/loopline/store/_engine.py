@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import BackendUnavailableError, ConfigError, SchemaVersionError
-from ._schema import SCHEMA_REVISION
+from ._schema import SCHEMA_REVISION, VERSION_TABLE
 
 _MIGRATIONS = Path(__file__).parent / "_migrations"
 _BUSY_TIMEOUT_S = 60.0
@@ -113,9 +113,9 @@ def translate_errors(engine: Engine) -> Iterator[None]:
 
 def current_revision(conn: Connection) -> str | None:
     """The Alembic revision the database is at, or None for an empty database."""
-    if not sa.inspect(conn).has_table("alembic_version"):
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
         return None
-    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    return conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
 
 
 def ensure_schema(engine: Engine) -> None:

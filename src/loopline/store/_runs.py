@@ -175,12 +175,16 @@ class RunStore:
             )
         return _run(row)
 
-    def list(self, *, limit: int = 50, status: str | None = None) -> list[Run]:
-        """The most recent runs first."""
+    def list(
+        self, *, limit: int = 50, status: str | None = None, name: str | None = None
+    ) -> builtins.list[Run]:
+        """The most recent runs first, optionally of one status or one pipeline name."""
         self.mark_orphans_interrupted()
         query = sa.select(t.runs).order_by(t.runs.c.started_at.desc()).limit(limit)
         if status is not None:
             query = query.where(t.runs.c.status == status)
+        if name is not None:
+            query = query.where(t.runs.c.name == name)
         with transaction(self._engine, write=False) as conn:
             return [_run(row) for row in conn.execute(query)]
 
@@ -321,6 +325,11 @@ class RunStore:
         """Link extra artifacts a running step wrote (``log_artifact``) to it."""
         with transaction(self._engine) as conn:
             _add_edges(conn, step_run_id, "output", outputs)
+
+    def link_inputs(self, step_run_id: int, inputs: Mapping[str, int]) -> None:
+        """Link extra artifacts a running step read (``load_artifact``) to it."""
+        with transaction(self._engine) as conn:
+            _add_edges(conn, step_run_id, "input", inputs)
 
     def record_cached_step(
         self,

@@ -24,6 +24,9 @@ from sqlalchemy import (
 )
 
 SCHEMA_REVISION = "0002"
+#: Alembic's version table under a name of our own: Optuna keeps its studies in the same
+#: database (so an interrupted search resumes) and has its own ``alembic_version``.
+VERSION_TABLE = "loopline_alembic_version"
 
 metadata = MetaData()
 

@@ -1,0 +1,68 @@
+"""What a run of the standard workflow found: leaderboard, tuning, holdout, blessing."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ._output import console
+
+if TYPE_CHECKING:
+    from ..pipeline import Runner, RunResult
+
+
+def _load(result: RunResult, step: str, output: str) -> Any:
+    if output not in result.outputs.get(step, {}):
+        return None
+    return result.load(step, output)
+
+
+def print_training_summary(runner: Runner, result: RunResult) -> None:
+    """Print the leaderboard, the tuning, the holdout metrics and the blessing verdict."""
+    from rich.markup import escape
+
+    out = console()
+    board = _load(result, "select", "leaderboard")
+    if board:
+        out.print(
+            f"\n[bold]Leaderboard[/] ({board['folds']}-fold cross-validation, {board['metric']})"
+        )
+        for rank, row in enumerate(board["rows"], 1):
+            mean, std = row["means"].get(board["metric"]), row["stds"].get(board["metric"])
+            score = f"{mean:.4f} ± {std:.4f}" if mean is not None else f"failed: {row.get('error')}"
+            out.print(f"  {rank}. {row['name']:<28} {score}")
+    tuning = _load(result, "tune_best", "tuning")
+    if tuning:
+        if tuning["n_trials"]:
+            out.print(
+                f"[bold]Tuning[/] {tuning['candidate']}: {tuning['n_trials']} trials, best "
+                f"{tuning['metric']} {tuning['best_value']:.4f} with "
+                f"{escape(json.dumps(tuning['best_params']))}"
+            )
+            if tuning.get("chosen_params") == {} and tuning["best_params"]:
+                out.print(
+                    f"  no trial beat the defaults ({tuning['default_value']:.4f}): "
+                    "the model keeps its default parameters"
+                )
+        else:
+            out.print(
+                f"[bold]Tuning[/] skipped for {tuning['candidate']} (no trials or no search space)"
+            )
+    evaluation = _load(result, "evaluate_model", "evaluation")
+    if evaluation:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(evaluation["metrics"].items()))
+        out.print(f"[bold]Holdout[/] ({evaluation['n_rows']} rows): {shown}")
+    verdict = _load(result, "bless", "blessing")
+    if verdict:
+        word = "[green]blessed[/]" if verdict["blessed"] else "[red]not blessed[/]"
+        out.print(f"[bold]Blessing[/]: {word}")
+        for reason in verdict["reasons"]:
+            mark = "[green]✓[/]" if reason["passed"] else "[red]✗[/]"
+            out.print(f"  {mark} {escape(reason['message'])}")
+    package = result.outputs.get("package", {}).get("package")
+    if package is not None:
+        out.print(
+            f"[bold]Model package[/]: artifact #{package.id} ({package.sha256[:12]}, "
+            f"{package.size / 1024:.0f} KB)"
+        )
+    out.print(f"Report: loopline report {result.run.id[:8]}")

@@ -1,0 +1,233 @@
+"""Reading the training data: files by path or glob (CSV, Parquet) or a SQL query.
+
+The source is resolved when the pipeline is built (:func:`resolve_source`), so a glob that
+matches nothing fails before anything runs, and the files' sizes and modification times
+become parameters of the ingest step: changed files invalidate its cache, unchanged ones
+are served from it. :func:`read_source` reads inside the step and :func:`check_training_frame`
+refuses data that cannot train a model, before any expensive step starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import glob
+import hashlib
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import ConfigError, InvalidInputError
+from ._config import DataConfig
+
+_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def resolve_source(data: DataConfig, project_dir: Path) -> dict[str, Any]:
+    """Describe the source as JSON: the matched files with size and mtime, or the query.
+
+    Raises:
+        ConfigError: The glob or path matches no file, or a file's format is unknown.
+    """
+    if data.sql is not None:
+        return {"kind": "sql", "sql": data.sql, "url": data.url}
+    assert data.source is not None  # DataConfig guarantees one of source or sql
+    pattern = data.source if os.path.isabs(data.source) else str(project_dir / data.source)
+    matches = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    if not matches:
+        raise ConfigError(
+            f"data.source {data.source!r} matches no file (looked for {pattern}).",
+            hint="Check the path or glob in [data] source of loopline.toml; it is relative "
+            "to the project folder.",
+            value=data.source,
+            key="data.source",
+        )
+    files = []
+    for path in matches:
+        stat = os.stat(path)
+        files.append(
+            {
+                "path": path,
+                "format": data.format or _format_of(path),
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+            }
+        )
+    return {"kind": "files", "files": files, "encoding": data.encoding}
+
+
+def _format_of(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in _FORMATS:
+        raise ConfigError(
+            f"Cannot tell the format of {path}: its extension {suffix!r} is neither CSV "
+            "nor Parquet.",
+            hint='Set [data] format = "csv" or "parquet".',
+            value=path,
+            key="data.format",
+        )
+    return _FORMATS[suffix]
+
+
+def read_source(source: dict[str, Any]) -> pd.DataFrame:
+    """Read every file of a resolved source (or run its query) into one DataFrame.
+
+    Raises:
+        InvalidInputError: A file is empty, not UTF-8, has duplicate column names, or the
+            files do not share their columns.
+    """
+    if source["kind"] == "sql":
+        try:
+            return pd.read_sql(source["sql"], source["url"])
+        except Exception as exc:
+            raise InvalidInputError(
+                f"The query in [data] sql failed on {source['url']}: {exc}",
+                hint="Check the query and that the database is reachable.",
+            ) from exc
+    frames = [
+        _read_file(f["path"], f["format"], source.get("encoding", "utf-8")) for f in source["files"]
+    ]
+    columns = list(frames[0].columns)
+    for spec, frame in zip(source["files"][1:], frames[1:], strict=True):
+        if list(frame.columns) != columns:
+            raise InvalidInputError(
+                f"{spec['path']} has columns {list(frame.columns)}, but "
+                f"{source['files'][0]['path']} has {columns}.",
+                hint="Every file of a glob must have the same columns in the same order.",
+                value=spec["path"],
+            )
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _read_file(path: str, fmt: str, encoding: str) -> pd.DataFrame:
+    if os.path.getsize(path) == 0:
+        raise InvalidInputError(
+            f"{path} is empty.",
+            hint="Point [data] source at a file with a header and rows.",
+            value=path,
+        )
+    if fmt == "parquet":
+        frame = pd.read_parquet(path)
+    else:
+        _check_csv_header(path, encoding)
+        try:
+            frame = pd.read_csv(path, encoding=encoding)
+        except UnicodeDecodeError as exc:
+            raise _not_text(path, encoding, exc) from exc
+        except pd.errors.EmptyDataError as exc:
+            raise InvalidInputError(f"{path} has no columns.", value=path) from exc
+    if frame.empty:
+        raise InvalidInputError(
+            f"{path} has a header but no rows.",
+            hint="Point [data] source at a file with data rows.",
+            value=path,
+        )
+    return frame
+
+
+def _check_csv_header(path: str, encoding: str) -> None:
+    """Refuse duplicate column names (pandas would silently rename them ``x.1``)."""
+    try:
+        with open(path, newline="", encoding=encoding) as fh:
+            header = next(csv.reader(fh), [])
+            fh.read(1 << 16)  # decode a first chunk: a wrong encoding shows early
+    except UnicodeDecodeError as exc:
+        raise _not_text(path, encoding, exc) from exc
+    dupes = sorted(name for name, n in Counter(header).items() if n > 1)
+    if dupes:
+        raise InvalidInputError(
+            f"{path} has duplicate column names: {', '.join(map(repr, dupes))}.",
+            hint="Give every column a distinct name in the header row.",
+            value=dupes,
+        )
+
+
+def _not_text(path: str, encoding: str, exc: UnicodeDecodeError) -> InvalidInputError:
+    return InvalidInputError(
+        f"{path} is not valid {encoding} text (byte {exc.start}: {exc.reason}).",
+        hint="Convert it (e.g. iconv -f latin1 -t utf-8), or set [data] encoding to the "
+        'file\'s encoding, e.g. encoding = "latin-1".',
+        value=path,
+    )
+
+
+def check_training_frame(
+    frame: pd.DataFrame,
+    data: DataConfig,
+    *,
+    folds: int,
+    test_size: float,
+) -> None:
+    """Refuse data that cannot train a model, with every reason at once.
+
+    Raises:
+        InvalidInputError: The target or a declared column is missing, the target has
+            one value, a column is entirely missing, or there are fewer training rows
+            than cross-validation folds.
+    """
+    problems: list[str] = []
+    columns = [str(c) for c in frame.columns]
+    for key in ("target", "id_column", "timestamp_column"):
+        name = getattr(data, key)
+        if name is not None and name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1)
+            problems.append(
+                f"data.{key} {name!r} is not a column of the data"
+                + (f" (did you mean {close[0]!r}?)" if close else "")
+            )
+    unknown_drops = [c for c in data.drop_columns if c not in columns]
+    if unknown_drops:
+        problems.append(f"data.drop_columns names columns that do not exist: {unknown_drops}")
+    if data.target in columns:
+        target = frame[data.target]
+        if target.isna().all():
+            problems.append(f"the target column {data.target!r} is entirely missing")
+        elif target.nunique(dropna=True) < 2:
+            problems.append(
+                f"the target column {data.target!r} has a single value "
+                f"({target.dropna().iloc[0]!r}); a model needs at least two"
+            )
+    empty = [c for c in columns if c not in data.drop_columns and frame[c].isna().all()]
+    if empty:
+        problems.append(
+            f"column(s) {empty} are entirely missing; add them to data.drop_columns or fix the data"
+        )
+    train_rows = int(len(frame) * (1 - test_size))
+    if train_rows < folds:
+        problems.append(
+            f"{len(frame)} rows leave {train_rows} for training, fewer than the {folds} "
+            "cross-validation folds (training.folds)"
+        )
+    if problems:
+        raise InvalidInputError(
+            "The training data cannot be used: " + "; ".join(problems) + ".",
+            hint="Fix the data or the [data] and [training] sections of loopline.toml.",
+            problems=problems,
+        )
+
+
+def describe_span(
+    frame: pd.DataFrame, source: dict[str, Any], timestamp_column: str | None
+) -> dict[str, Any]:
+    """What was ingested: rows, columns, a content hash, the files or the time range."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    span: dict[str, Any] = {
+        "kind": source["kind"],
+        "rows": int(len(frame)),
+        "columns": [str(c) for c in frame.columns],
+        "content_hash": digest.hexdigest(),
+    }
+    if source["kind"] == "files":
+        span["files"] = [
+            {"path": f["path"], "size": f["size"], "mtime_ns": f["mtime_ns"]}
+            for f in source["files"]
+        ]
+    if timestamp_column and timestamp_column in frame.columns:
+        stamps = pd.to_datetime(frame[timestamp_column], errors="coerce", utc=True)
+        if stamps.notna().any():
+            span["start"] = stamps.min().isoformat()
+            span["end"] = stamps.max().isoformat()
+    return span

@@ -1,0 +1,413 @@
+"""The standard steps of the model-development workflow, each usable in any pipeline.
+
+Each step wraps one function of this package and passes plain values: DataFrames,
+JSON-able dicts (statistics, schema, reports, leaderboard) and fitted scikit-learn
+pipelines, so every output is an artifact with lineage. Configuration comes in as
+JSON-able parameters, which makes it part of each step's cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+
+from ..errors import InvalidInputError
+from ..pipeline import (
+    current_run_id,
+    current_store_url,
+    load_artifact,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    step,
+)
+from ._bless import BlessingRule
+from ._candidates import Candidate, default_candidates, infer_task, make_candidate
+from ._config import DataConfig
+from ._evaluate import Evaluation, evaluate
+from ._ingest import check_training_frame, describe_span, read_source
+from ._schema import Schema, infer_schema
+from ._select import Leaderboard, cross_validate_candidates
+from ._statistics import compute_statistics
+from ._transform import build_preprocessor
+from ._tune import TuningResult, tune
+from ._validate import validate
+
+
+def feature_columns(columns: list[str], data: dict[str, Any]) -> list[str]:
+    """The model's input columns: all but the target, id, timestamp and dropped columns."""
+    excluded = {data["target"], data.get("id_column"), data.get("timestamp_column")}
+    excluded |= set(data.get("drop_columns") or [])
+    return [c for c in columns if c not in excluded]
+
+
+@step(outputs=["data", "span"])
+def ingest(
+    source: dict[str, Any], data: dict[str, Any], folds: int = 5, test_size: float = 0.2
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read the source, refuse data that cannot train a model, describe the span."""
+    config = DataConfig.model_validate(data)
+    frame = read_source(source)
+    check_training_frame(frame, config, folds=folds, test_size=test_size)
+    frame = frame.drop(columns=config.drop_columns)
+    span = describe_span(frame, source, config.timestamp_column)
+    log_metrics({"rows": span["rows"], "columns": len(span["columns"])})
+    return frame, span
+
+
+@step
+def statistics(data: pd.DataFrame) -> Annotated[dict[str, Any], "statistics"]:
+    """Per-column statistics of the span: the drift baseline the model will carry."""
+    return compute_statistics(data)
+
+
+@step
+def schema(
+    statistics: dict[str, Any], pinned: dict[str, Any] | None = None, max_categories: int = 50
+) -> Annotated[dict[str, Any], "schema"]:
+    """The pinned schema if there is one, else one inferred from the statistics."""
+    if pinned is not None:
+        return Schema.from_dict(pinned).to_dict()
+    return infer_schema(statistics, max_categories=max_categories).to_dict()
+
+
+@step
+def validate_data(
+    data: pd.DataFrame,
+    statistics: dict[str, Any],
+    schema: dict[str, Any],
+    reference: dict[str, int] | None = None,
+    pinned: bool = False,
+    missing_jump: float = 0.1,
+    drift_threshold: float = 0.2,
+) -> Annotated[dict[str, Any], "validation"]:
+    """Check the span against the reference schema and drift from the previous span.
+
+    The reference schema is the pinned one, else the schema of the previous span (so
+    new data is checked against what the model was trained on), else this span's own.
+    Every anomaly is reported; an error stops the run with the whole report.
+    """
+    expected = schema
+    previous = None
+    if reference is not None:
+        previous = load_artifact(reference["statistics"], "previous_statistics")
+        if not pinned:
+            expected = load_artifact(reference["schema"], "reference_schema")
+    report = validate(
+        data,
+        Schema.from_dict(expected),
+        statistics=statistics,
+        previous=previous,
+        missing_jump=missing_jump,
+        drift_threshold=drift_threshold,
+    )
+    log_metrics({"anomalies": len(report.anomalies), "anomaly_errors": len(report.errors)})
+    if report.has_errors:
+        log_artifact(report.to_dict(), "validation")
+        report.raise_for_errors()
+    return report.to_dict()
+
+
+@step(outputs=["train", "test"])
+def split(
+    frame: pd.DataFrame,
+    data: dict[str, Any],
+    method: str | None = None,
+    test_size: float = 0.2,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out test rows: stratified (classification), the latest by time, or random."""
+    from sklearn.model_selection import train_test_split
+
+    target, stamp = data["target"], data.get("timestamp_column")
+    task = data.get("task") or infer_task(frame[target])
+    method = method or ("time" if stamp else "stratified" if task == "classification" else "random")
+    if method == "time":
+        if not stamp:
+            raise InvalidInputError(
+                'split.method = "time" needs data.timestamp_column.',
+                hint="Name the timestamp column in [data], or use another split method.",
+            )
+        ordered = frame.sort_values(stamp, kind="stable")
+        cut = int(round(len(ordered) * (1 - test_size)))
+        return ordered.iloc[:cut], ordered.iloc[cut:]
+    stratify = frame[target] if method == "stratified" else None
+    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    return train, test
+
+
+@step
+def transform(
+    schema: dict[str, Any],
+    statistics: dict[str, Any],
+    data: dict[str, Any],
+    feature_functions: list[str] | None = None,
+) -> Annotated[Any, "preprocessor"]:
+    """The unfitted preprocessing pipeline built from the schema (it becomes part of the model)."""
+    features = feature_columns([c["name"] for c in schema["columns"]], data)
+    kinds = {c["name"]: c["kind"] for c in schema["columns"]}
+    numeric = [c for c in features if kinds.get(c) == "numeric"]
+    categorical = [c for c in features if kinds.get(c) in ("categorical", "boolean")]
+    dates = [c for c in features if kinds.get(c) == "datetime"]
+    counts = {
+        c: int(statistics["columns"][c]["distinct"])
+        for c in categorical
+        if c in statistics["columns"]
+    }
+    functions = [_import_function(ref) for ref in feature_functions or []]
+    return build_preprocessor(
+        numeric, categorical, dates, category_counts=counts, feature_functions=functions
+    )
+
+
+def _import_function(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _candidates(configs: list[dict[str, Any]], task: str) -> list[Candidate]:
+    if not configs:
+        return default_candidates(task)
+    return [
+        make_candidate(
+            c["estimator"],
+            c.get("params"),
+            name=c.get("name"),
+            search_space=c.get("search_space"),
+            task=task,
+        )
+        for c in configs
+    ]
+
+
+@step
+def select(
+    train: pd.DataFrame,
+    preprocessor: Any,
+    data: dict[str, Any],
+    candidates: list[dict[str, Any]] | None = None,
+    metric: str | None = None,
+    folds: int = 5,
+    time_ordered: bool = False,
+    seed: int = 0,
+) -> Annotated[dict[str, Any], "leaderboard"]:
+    """Cross-validate every candidate algorithm and rank them."""
+    target, features = data["target"], feature_columns(list(train.columns), data)
+    task = data.get("task") or infer_task(train[target])
+    board = cross_validate_candidates(
+        train[features],
+        train[target],
+        _candidates(candidates or [], task),
+        preprocessor,
+        task=task,
+        metric=metric or default_metric(task),
+        folds=folds,
+        time_ordered=time_ordered,
+        random_state=seed,
+    )
+    for row in board.rows:
+        if board.metric in row.means:
+            log_metric(f"cv_{board.metric}.{row.name}", row.means[board.metric])
+    return board.to_dict()
+
+
+def default_metric(task: str) -> str:
+    """The metric optimised when ``training.metric`` is not set."""
+    return "accuracy" if task == "classification" else "rmse"
+
+
+@step
+def tune_best(
+    train: pd.DataFrame,
+    preprocessor: Any,
+    leaderboard: dict[str, Any],
+    data: dict[str, Any],
+    candidates: list[dict[str, Any]] | None = None,
+    trials: int = 20,
+    timeout: float | None = None,
+    folds: int = 3,
+    time_ordered: bool = False,
+    seed: int = 0,
+) -> Annotated[dict[str, Any], "tuning"]:
+    """Tune the best candidate with Optuna; the study lives in the metadata store's database.
+
+    The study's name is derived from the data, the candidate and the settings, so a search
+    interrupted by a crash resumes where it stopped on the next run. Tuning uses the same
+    folds as selection, so the tuned score compares with the candidate's default score;
+    ``chosen_params`` keeps the defaults when no trial beat them.
+    """
+    board = Leaderboard.from_dict(leaderboard)
+    target, features = data["target"], feature_columns(list(train.columns), data)
+    best = board.best
+    candidate = next(c for c in _candidates(candidates or [], board.task) if c.name == best.name)
+    if trials == 0 or not candidate.search_space:
+        return TuningResult(
+            candidate=candidate.name,
+            metric=board.metric,
+            direction=board.direction,
+            best_params={},
+            best_value=best.means.get(board.metric, float("nan")),
+            n_trials=0,
+            n_previous=0,
+            study_name="",
+            history=[],
+        ).to_dict()
+    digest = hashlib.sha256(pd.util.hash_pandas_object(train, index=False).to_numpy().tobytes())
+    digest.update(repr((candidate.to_dict(), board.metric, folds, seed, time_ordered)).encode())
+    result = tune(
+        train[features],
+        train[target],
+        candidate,
+        preprocessor,
+        task=board.task,
+        metric=board.metric,
+        n_trials=trials,
+        timeout=timeout,
+        storage=current_store_url(),
+        study_name=f"loopline-{candidate.name}-{digest.hexdigest()[:16]}",
+        folds=folds,
+        random_state=seed,
+        time_ordered=time_ordered,
+    )
+    outcome = result.to_dict()
+    default = best.means.get(board.metric)
+    improved = default is None or (
+        result.best_value > default if board.direction == "max" else result.best_value < default
+    )
+    outcome["default_value"] = default
+    outcome["chosen_params"] = result.best_params if improved else {}
+    log_metric(f"tuned_{board.metric}", result.best_value)
+    return outcome
+
+
+@step
+def train_model(
+    train: pd.DataFrame,
+    preprocessor: Any,
+    tuning: dict[str, Any],
+    data: dict[str, Any],
+    candidates: list[dict[str, Any]] | None = None,
+    seed: int = 0,
+) -> Annotated[Any, "model"]:
+    """Fit the final pipeline (preprocessing + the tuned estimator) on all training rows."""
+    target, features = data["target"], feature_columns(list(train.columns), data)
+    task = data.get("task") or infer_task(train[target])
+    candidate = next(
+        c for c in _candidates(candidates or [], task) if c.name == tuning["candidate"]
+    )
+    params = tuning.get("chosen_params", tuning["best_params"])
+    model = candidate.build_pipeline(preprocessor, params, random_state=seed)
+    return model.fit(train[features], train[target])
+
+
+@step
+def evaluate_model(
+    model: Any,
+    test: pd.DataFrame,
+    data: dict[str, Any],
+    slices: list[str] | None = None,
+) -> Annotated[dict[str, Any], "evaluation"]:
+    """Holdout metrics, the same per declared slice, and the data behind the plots."""
+    target, features = data["target"], feature_columns(list(test.columns), data)
+    task = data.get("task") or infer_task(test[target])
+    result = evaluate(
+        model,
+        test[features],
+        test[target],
+        task=task,
+        slices={name: test[name] for name in slices or []},
+    )
+    log_metrics({f"test_{k}": v for k, v in result.metrics.items()})
+    return result.to_dict()
+
+
+@step
+def bless(
+    model: Any,
+    evaluation: dict[str, Any],
+    test: pd.DataFrame,
+    data: dict[str, Any],
+    champion: int | None = None,
+    metric: str | None = None,
+    thresholds: dict[str, float] | None = None,
+    absolute_margin: float = 0.0,
+    relative_margin: float = 0.0,
+    slices: list[str] | None = None,
+    slice_min_rows: int = 30,
+) -> Annotated[dict[str, Any], "blessing"]:
+    """Compare the candidate with the champion on the same holdout; record the verdict.
+
+    ``champion`` is the artifact id of the champion's model package: it is loaded (and so
+    recorded in this step's lineage) and scored on the candidate's holdout rows.
+    """
+    target, features = data["target"], feature_columns(list(test.columns), data)
+    candidate = Evaluation.from_dict(evaluation)
+    champion_evaluation = None
+    if champion is not None:
+        from ._package import load_package
+
+        package = load_package(load_artifact(champion, "champion"))
+        champion_evaluation = evaluate(
+            package.model,
+            test[features],
+            test[target],
+            task=candidate.task,
+            slices={name: test[name] for name in slices or []},
+        )
+    rule = BlessingRule(
+        metric=metric,
+        thresholds=thresholds or {},
+        absolute_margin=absolute_margin,
+        relative_margin=relative_margin,
+        slice_min_rows=slice_min_rows,
+    ).fit(candidate, champion_evaluation)
+    log_metric("blessed", float(rule.blessed_))
+    verdict = rule.to_dict()
+    verdict["champion"] = champion
+    verdict["champion_metrics"] = champion_evaluation.metrics if champion_evaluation else None
+    return verdict
+
+
+@step
+def package(
+    model: Any,
+    schema: dict[str, Any],
+    statistics: dict[str, Any],
+    evaluation: dict[str, Any],
+    test: pd.DataFrame,
+    span: dict[str, Any],
+    leaderboard: dict[str, Any],
+    tuning: dict[str, Any],
+    data: dict[str, Any],
+    name: str = "model",
+) -> Annotated[Path, "package"]:
+    """Write the model package: pipeline, schema, statistics, metrics, card, versions, lineage."""
+    from ._package import package_folder, write_package
+
+    board = Leaderboard.from_dict(leaderboard)
+    return write_package(
+        package_folder(),
+        name=name,
+        model=model,
+        task=board.task,
+        target=data["target"],
+        features=feature_columns(list(test.columns), data),
+        schema=schema,
+        statistics=statistics,
+        evaluation=evaluation,
+        test=test,
+        lineage={
+            "run_id": current_run_id(),
+            "span": span,
+            "leaderboard": [row.name for row in board.rows],
+            "tuning": {
+                "candidate": tuning["candidate"],
+                "best_params": tuning.get("chosen_params", tuning["best_params"]),
+            },
+        },
+        metric=board.metric,
+    )
