@@ -188,7 +188,7 @@ def check_training_frame(
         elif target.nunique(dropna=True) < 2:
             problems.append(
                 f"the target column {data.target!r} has a single value "
-                f"({target.dropna().iloc[0]!r}); a model needs at least two"
+                f"({_plain(target.dropna().iloc[0])!r}); a model needs at least two"
             )
     empty = [c for c in columns if c not in data.drop_columns and frame[c].isna().all()]
     if empty:
@@ -231,3 +231,8 @@ def describe_span(
             span["start"] = stamps.min().isoformat()
             span["end"] = stamps.max().isoformat()
     return span
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, for readable messages."""
+    return value.item() if hasattr(value, "item") else value
