@@ -17,6 +17,7 @@ from .pipeline import pipeline as pipeline
 from .pipeline import set_tag as set_tag
 from .pipeline import start_run as start_run
 from .pipeline import step as step
+from .registry import load_model as load_model
 
 __all__ = [
     "Pipeline",
@@ -25,6 +26,7 @@ __all__ = [
     "Step",
     "__version__",
     "load_artifact",
+    "load_model",
     "log_artifact",
     "log_metric",
     "log_metrics",

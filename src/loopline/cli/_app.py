@@ -22,6 +22,10 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+models_app = typer.Typer(
+    help="The model registry: versions, approvals, aliases.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
 
 ProjectOption = Annotated[
     Path | None,
@@ -180,3 +184,88 @@ def demo(
     from ._demo import run_demo
 
     run_demo(directory)
+
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded with the decision.")]
+AliasOption = Annotated[str, typer.Option("--alias", help="The alias to move.")]
+
+
+@models_app.command("list")
+def models_list(project: ProjectOption = None) -> None:
+    """List the registered models with their aliases."""
+    from ._models import list_models
+
+    list_models(project)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="The model's name.")], project: ProjectOption = None
+) -> None:
+    """Show every version of a model: status, aliases, blessing, infra validation, metrics."""
+    from ._models import show_model
+
+    show_model(project, name)
+
+
+@models_app.command("approve")
+def models_approve(
+    name: Annotated[str, typer.Argument(help="The model's name.")],
+    version: Annotated[int, typer.Argument(help="The version number.")],
+    reason: ReasonOption,
+    project: ProjectOption = None,
+) -> None:
+    """Approve a version, so that it may reach production."""
+    from ._models import set_approval
+
+    set_approval(project, name, version, reason, approve=True)
+
+
+@models_app.command("reject")
+def models_reject(
+    name: Annotated[str, typer.Argument(help="The model's name.")],
+    version: Annotated[int, typer.Argument(help="The version number.")],
+    reason: ReasonOption,
+    project: ProjectOption = None,
+) -> None:
+    """Reject a version: it can take no alias."""
+    from ._models import set_approval
+
+    set_approval(project, name, version, reason, approve=False)
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="The model's name.")],
+    version: Annotated[int, typer.Argument(help="The version number.")],
+    alias: AliasOption = "production",
+    reason: Annotated[str | None, typer.Option(help="Why: recorded with the move.")] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Point an alias (production by default) at a version, after infra validation."""
+    from ._models import promote
+
+    promote(project, name, version, alias, reason)
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: Annotated[str, typer.Argument(help="The model's name.")],
+    alias: AliasOption = "production",
+    reason: Annotated[str | None, typer.Option(help="Why: recorded with the move.")] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Point an alias back at the version it pointed at before."""
+    from ._models import rollback
+
+    rollback(project, name, alias, reason)
+
+
+@models_app.command("history")
+def models_history(
+    name: Annotated[str, typer.Argument(help="The model's name.")], project: ProjectOption = None
+) -> None:
+    """Which version each alias pointed at, when, and who moved it; and every event."""
+    from ._models import history
+
+    history(project, name)

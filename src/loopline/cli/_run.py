@@ -50,9 +50,10 @@ def run_command(
             print_error(str(exc), exc.hint)
             return False
         if ref == STANDARD:
-            from ._training import print_training_summary
+            from ._training import print_training_summary, register_blessed
 
             print_training_summary(runner, result)
+            register_blessed(settings, runner, result)
     cached = len(result.cached)
     note = f", {cached} of {len(result.steps)} steps from cache" if cached else ""
     took = duration(result.run.duration)
@@ -68,9 +69,21 @@ def _standard_pipeline(settings: Settings, store: Store) -> Pipeline:
     from ..components import parse_workflow_config, standard_pipeline
 
     config = parse_workflow_config(settings.raw, settings.project_dir / "loopline.toml")
+    name = config.model.name or settings.name
     return standard_pipeline(
-        config, settings.project_dir, name=config.model.name or settings.name, store=store
+        config, settings.project_dir, name=name, store=store, champion=champion_package(store, name)
     )
+
+
+def champion_package(store: Store, name: str) -> int | None:
+    """The artifact id of the package behind ``name@production``, if there is one."""
+    from ..errors import NotFoundError
+
+    try:
+        version = store.models.resolve(name, "production")
+    except NotFoundError:
+        return None
+    return version.artifact_id
 
 
 def _default_pipeline(settings: Settings) -> str:

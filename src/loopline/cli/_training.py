@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ._output import console
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..pipeline import Runner, RunResult
 
 
@@ -66,3 +67,32 @@ def print_training_summary(runner: Runner, result: RunResult) -> None:
             f"{package.size / 1024:.0f} KB)"
         )
     out.print(f"Report: loopline report {result.run.id[:8]}")
+
+
+def register_blessed(settings: Settings, runner: Runner, result: RunResult) -> None:
+    """Register a blessed package; with the auto policy, a first model goes to production."""
+    from ..components import parse_workflow_config
+    from ..errors import NotFoundError
+    from ..registry import Registry
+
+    config = parse_workflow_config(settings.raw, settings.project_dir / "loopline.toml")
+    name, policy = config.model.name or settings.name, config.model.approval
+    registry = Registry(runner.store, runner.artifacts)
+    registered = registry.register_run(result.run.id, name=name, policy=policy)
+    out = console()
+    if registered is None:
+        out.print("Not registered: the candidate was not blessed.")
+        return
+    version, created = registered
+    state = "registered" if created else "already registered"
+    out.print(f"[bold]Registry[/]: {version.ref} {state}, {version.status}.")
+    if version.status == "pending":
+        out.print(
+            f"  Approve it with: loopline models approve {name} {version.version} --reason TEXT"
+        )
+        return
+    try:
+        registry.resolve(f"{name}@production")
+    except NotFoundError:
+        move = registry.promote(name, version.version, reason="first approved model (policy auto)")
+        out.print(f"  {name}@production → version {move.version} (infra validation passed).")

@@ -10,12 +10,25 @@ Example:
 """
 
 from ._lineage import LineageGraph as LineageGraph
+from ._records import AliasMove as AliasMove
 from ._records import Artifact as Artifact
 from ._records import Event as Event
 from ._records import LineageEdge as LineageEdge
 from ._records import Metric as Metric
+from ._records import ModelVersion as ModelVersion
 from ._records import Run as Run
 from ._records import StepRun as StepRun
 from ._store import Store as Store
 
-__all__ = ["Artifact", "Event", "LineageEdge", "LineageGraph", "Metric", "Run", "StepRun", "Store"]
+__all__ = [
+    "AliasMove",
+    "Artifact",
+    "Event",
+    "LineageEdge",
+    "LineageGraph",
+    "Metric",
+    "ModelVersion",
+    "Run",
+    "StepRun",
+    "Store",
+]

@@ -101,3 +101,38 @@ class Event:
     subject_id: str
     reason: str | None
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model: a model package with its approval status."""
+
+    id: int
+    model: str
+    version: int
+    artifact_id: int
+    run_id: str | None
+    status: str
+    blessed: bool | None
+    metrics: dict[str, Any]
+    infra_valid: bool | None
+    infra_details: dict[str, Any] | None
+    created_at: float
+
+    @property
+    def ref(self) -> str:
+        """``NAME/VERSION``."""
+        return f"{self.model}/{self.version}"
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """An alias pointed at ``version`` (None: removed) instead of ``previous``."""
+
+    model: str
+    alias: str
+    version: int | None
+    previous: int | None
+    time: float
+    actor: str
+    reason: str | None

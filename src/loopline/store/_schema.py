@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 #: Alembic's version table under a name of our own: Optuna keeps its studies in the same
 #: database (so an interrupted search resumes) and has its own ``alembic_version``.
 VERSION_TABLE = "loopline_alembic_version"
@@ -168,4 +168,56 @@ events = Table(
     Column("payload", Text, nullable=False, default="{}"),  # JSON
     Index("ix_events_time", "time"),
     Index("ix_events_subject", "subject_type", "subject_id"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", ForeignKey("models.id"), nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, ... per model
+    Column("artifact_id", ForeignKey("artifacts.id"), nullable=False),  # the model package
+    Column("run_id", ForeignKey("runs.id"), nullable=True),  # the run that trained it
+    # pending (awaiting approval) | approved | rejected
+    Column("status", String(20), nullable=False),
+    Column("blessed", Boolean, nullable=True),  # the blessing verdict of its run
+    Column("metrics", Text, nullable=False, default="{}"),  # JSON: holdout metrics
+    # Infra validation: None until checked, then whether the package served its samples.
+    Column("infra_valid", Boolean, nullable=True),
+    Column("infra_details", Text, nullable=True),  # JSON
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_number"),
+    # The same package registers once: a cached rerun does not make a new version.
+    UniqueConstraint("model_id", "artifact_id", name="uq_model_versions_package"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", ForeignKey("models.id"), primary_key=True),
+    Column("alias", String(100), primary_key=True),
+    Column("version_id", ForeignKey("model_versions.id"), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True),  # append-only
+    Column("model_id", ForeignKey("models.id"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("version_id", ForeignKey("model_versions.id"), nullable=True),  # None: removed
+    Column("previous_version_id", ForeignKey("model_versions.id"), nullable=True),
+    Column("time", Float, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=True),
+    Index("ix_alias_history_model", "model_id", "alias"),
 )

@@ -8,6 +8,7 @@ from ._artifact_records import ArtifactRecords
 from ._engine import create_engine, ensure_schema
 from ._events import EventLog
 from ._lineage import LineageStore
+from ._models import ModelStore
 from ._runs import RunStore
 from ._tracking import TrackingStore
 
@@ -25,6 +26,7 @@ class Store:
         lineage: Lineage walks (:class:`LineageStore`).
         tracking: Params, metrics and tags (:class:`TrackingStore`).
         events: The append-only event log (:class:`EventLog`).
+        models: Registered models, versions and aliases (:class:`ModelStore`).
 
     Raises:
         ConfigError: The URL is invalid or its driver is missing.
@@ -41,6 +43,7 @@ class Store:
         self.lineage = LineageStore(self.engine)
         self.tracking = TrackingStore(self.engine)
         self.events = EventLog(self.engine)
+        self.models = ModelStore(self.engine)
 
     def close(self) -> None:
         """Release the database connections."""

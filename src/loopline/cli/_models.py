@@ -1,0 +1,154 @@
+"""``loopline models ...``: the registry from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._output import console, when
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+
+@contextmanager
+def open_registry(project: Path | None) -> Iterator[Registry]:
+    """The project's registry, on its store and artifact store."""
+    from ..artifacts import ArtifactStore
+    from ..config import load_settings
+    from ..registry import Registry
+    from ..store import Store
+
+    settings = load_settings(project)
+    with Store(settings.store_url) as store:
+        yield Registry(store, ArtifactStore(settings.artifacts_url))
+
+
+def list_models(project: Path | None) -> None:
+    """A line per model: versions, aliases, latest status."""
+    from rich.table import Table
+
+    with open_registry(project) as registry:
+        names = registry.store.models.names()
+        if not names:
+            console().print("No models yet: a blessed training run ('loopline run') registers one.")
+            return
+        table = Table(box=None)
+        for column in ("model", "versions", "aliases", "latest", "status"):
+            table.add_column(column)
+        for name in names:
+            versions = registry.store.models.versions(name)
+            aliases = registry.store.models.aliases(name)
+            latest = versions[-1]
+            table.add_row(
+                name,
+                str(len(versions)),
+                ", ".join(f"{a}→{v}" for a, v in aliases.items()) or "-",
+                str(latest.version),
+                latest.status,
+            )
+        console().print(table)
+
+
+def show_model(project: Path | None, name: str) -> None:
+    """Every version of a model with its status, metrics, aliases and infra validation."""
+    from rich.table import Table
+
+    with open_registry(project) as registry:
+        versions = registry.store.models.versions(name)
+        aliases = registry.store.models.aliases(name)
+        by_version: dict[int, list[str]] = {}
+        for alias, number in aliases.items():
+            by_version.setdefault(number, []).append(alias)
+        table = Table(box=None, title=f"model {name}", title_justify="left")
+        for column in (
+            "version",
+            "status",
+            "aliases",
+            "blessed",
+            "infra",
+            "metrics",
+            "run",
+            "created",
+        ):
+            table.add_column(column)
+        for v in versions:
+            infra = "-" if v.infra_valid is None else ("ok" if v.infra_valid else "failed")
+            metrics = ", ".join(f"{k} {val:.4f}" for k, val in sorted(v.metrics.items())[:4])
+            table.add_row(
+                str(v.version),
+                v.status,
+                ", ".join(by_version.get(v.version, [])) or "-",
+                "-" if v.blessed is None else ("yes" if v.blessed else "no"),
+                infra,
+                metrics,
+                (v.run_id or "-")[:8],
+                when(v.created_at),
+            )
+        console().print(table)
+
+
+def set_approval(
+    project: Path | None, name: str, version: int, reason: str, *, approve: bool
+) -> None:
+    """Approve or reject a version."""
+    with open_registry(project) as registry:
+        if approve:
+            updated = registry.approve(name, version, reason=reason)
+        else:
+            updated = registry.reject(name, version, reason=reason)
+        console().print(f"{updated.ref} is {updated.status}.")
+
+
+def promote(project: Path | None, name: str, version: int, alias: str, reason: str | None) -> None:
+    """Point an alias at a version (after approval and infra validation)."""
+    with open_registry(project) as registry:
+        move = registry.promote(name, version, alias=alias, reason=reason)
+        was = f" (was {move.previous})" if move.previous is not None else ""
+        console().print(f"{name}@{alias} → version {move.version}{was}.")
+
+
+def rollback(project: Path | None, name: str, alias: str, reason: str | None) -> None:
+    """Point an alias back at its previous version."""
+    with open_registry(project) as registry:
+        move = registry.rollback(name, alias=alias, reason=reason)
+        console().print(
+            f"{name}@{alias} rolled back to version {move.version} (was {move.previous})."
+        )
+
+
+def history(project: Path | None, name: str) -> None:
+    """Which version each alias pointed at, when, who moved it and why; then the events."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    with open_registry(project) as registry:
+        moves = registry.store.models.history(name)
+        table = Table(box=None, title=f"aliases of {name}", title_justify="left")
+        for column in ("time", "alias", "version", "was", "by", "reason"):
+            table.add_column(column)
+        for m in moves:
+            table.add_row(
+                when(m.time),
+                m.alias,
+                str(m.version),
+                "-" if m.previous is None else str(m.previous),
+                m.actor,
+                escape(m.reason or ""),
+            )
+        console().print(table)
+        events = [
+            e
+            for e in registry.store.events.list(subject_type="model", limit=500)
+            if e.payload.get("model") == name
+        ]
+        console().print(f"\n[bold]events of {name}[/]")
+        for e in reversed(events):
+            extra = f" — {escape(e.reason)}" if e.reason else ""
+            console().print(
+                f"  {when(e.time)}  {e.kind:<22} {e.subject_id:<14} by {e.actor}{extra}"
+            )
+        if not events:
+            console().print("  none")

@@ -1,0 +1,9 @@
+"""The model registry: versions with approval status, aliases, infra validation, rollback."""
+
+from ._refs import ModelRef as ModelRef
+from ._refs import parse_ref as parse_ref
+from ._registry import PRODUCTION as PRODUCTION
+from ._registry import Registry as Registry
+from ._registry import load_model as load_model
+
+__all__ = ["PRODUCTION", "ModelRef", "Registry", "load_model", "parse_ref"]

@@ -1,0 +1,33 @@
+"""``python -m loopline.serving._check PACKAGE_DIR``: serve the package's samples once.
+
+Run by the registry's infra validation in a fresh process. Prints one JSON line:
+``{"ok": true, "rows": N}`` or ``{"ok": false, "error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(argv: list[str]) -> int:
+    """Load the package, predict its sample rows, and report."""
+    try:
+        from ..components import load_package
+
+        package = load_package(argv[0])
+        samples = package.samples()
+        predictions = package.model.predict(samples[package.features])
+        if len(predictions) != len(samples):
+            raise ValueError(f"{len(predictions)} predictions for {len(samples)} rows")
+        if package.task == "classification" and hasattr(package.model, "predict_proba"):
+            package.model.predict_proba(samples[package.features])
+    except Exception as exc:  # noqa: BLE001 - any failure is the verdict, reported as JSON
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}))
+        return 1
+    print(json.dumps({"ok": True, "rows": len(samples)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
