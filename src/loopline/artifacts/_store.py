@@ -1,7 +1,8 @@
 """The content-addressed artifact store on fsspec.
 
 Every artifact is one blob named by the sha256 of its bytes,
-``<root>/objects/<2 hex>/<64 hex>``. Writes go to a temporary name beside the
+``<root>/objects/<2 hex>/<64 hex>``; a recorded URI is resolved against the store's
+current root, so a project folder can move. Writes go to a temporary name beside the
 objects and are renamed into place, so a reader never sees half a blob; identical
 content is stored once. Reads hash the bytes again and refuse a blob that does not
 match the hash the metadata store recorded.
@@ -149,6 +150,10 @@ class ArtifactStore:
         """A context manager giving a verified local path to the blob's bytes."""
         return _LocalCopy(self, uri, sha256)
 
+    def locate(self, uri: str) -> str:
+        """Where the blob recorded as ``uri`` is in this store (a path or fsspec path)."""
+        return self._path(uri)
+
     def exists(self, uri: str) -> bool:
         """Whether the blob at ``uri`` is present."""
         path = self._path(uri)
@@ -183,6 +188,11 @@ class ArtifactStore:
         return path if self._local else self._fs.unstrip_protocol(path)
 
     def _path(self, uri: str) -> str:
+        # Blobs are named by their sha256, so a recorded URI is found under this store's
+        # own root even after the project folder (or bucket prefix) moved.
+        name = uri.rstrip("/").rsplit("/", 1)[-1]
+        if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+            return self._object_path(name)
         return uri if self._local else self._fs._strip_protocol(uri)
 
     def __repr__(self) -> str:

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from loopline.errors import ArtifactIntegrityError, ConflictError, InvalidInputError, NotFoundError
+from loopline.registry import Registry, parse_ref
+
+
+def _register(
+    registry: Registry, trained: dict[str, Any], index: int, policy: str = "manual"
+) -> Any:
+    registered = registry.register_run(trained["runs"][index], name="wine", policy=policy)
+    assert registered is not None
+    return registered[0]
+
+
+def test_manual_policy_registers_pending_and_production_needs_approval(
+    registry: Registry, trained: dict
+) -> None:
+    v1 = _register(registry, trained, 0)
+    assert (v1.version, v1.status, v1.blessed) == (1, "pending", True)
+    assert "accuracy" in v1.metrics
+    with pytest.raises(
+        ConflictError,
+        match=re.escape(
+            "Version 1 of 'wine' is pending approval; only an approved version can reach production."
+        ),
+    ):
+        registry.promote("wine", 1)
+    registry.promote("wine", 1, alias="staging")  # other aliases do not need approval
+    registry.approve("wine", 1, reason="reviewed the card")
+    move = registry.promote("wine", 1, reason="first release")
+    assert (move.alias, move.version, move.previous) == ("production", 1, None)
+    assert registry.resolve("wine@production").version == 1
+    assert registry.store.models.get("wine", 1).infra_valid is True
+
+
+def test_same_package_registers_once(registry: Registry, trained: dict) -> None:
+    first = registry.register_run(trained["runs"][0], name="wine")
+    again = registry.register_run(trained["runs"][0], name="wine")
+    assert first is not None and again is not None
+    assert first[1] is True and again[1] is False and again[0].version == 1
+
+
+def test_auto_policy_approves_with_an_event(registry: Registry, trained: dict) -> None:
+    v1 = _register(registry, trained, 0, policy="auto")
+    assert v1.status == "approved"
+    events = registry.store.events.list(subject_type="model", subject_id="wine/1")
+    assert [(e.kind, e.actor) for e in reversed(events)] == [
+        ("model.registered", "tester"),
+        ("model.approved", "policy:auto"),
+    ]
+
+
+def test_rollback_returns_production_to_the_version_before(
+    registry: Registry, trained: dict
+) -> None:
+    _register(registry, trained, 0, policy="auto")
+    _register(registry, trained, 1, policy="auto")
+    registry.promote("wine", 1)
+    registry.promote("wine", 2, reason="better")
+    move = registry.rollback("wine", reason="v2 misbehaves")
+    assert (move.version, move.previous) == (1, 2)
+    history = registry.store.models.history("wine", "production")
+    assert [(m.version, m.previous, m.actor, m.reason) for m in history] == [
+        (1, None, "tester", None),
+        (2, 1, "tester", "better"),
+        (1, 2, "tester", "v2 misbehaves"),
+    ]
+    kinds = [e.kind for e in registry.store.events.list(kind="alias.*")]
+    assert kinds == ["alias.rolled_back", "alias.moved", "alias.moved"]
+
+
+def test_rollback_without_history_is_refused(registry: Registry, trained: dict) -> None:
+    _register(registry, trained, 0, policy="auto")
+    registry.promote("wine", 1)
+    with pytest.raises(ConflictError, match="has no earlier version to roll back to"):
+        registry.rollback("wine")
+
+
+def test_reject_rules(registry: Registry, trained: dict) -> None:
+    _register(registry, trained, 0, policy="auto")
+    registry.promote("wine", 1)
+    with pytest.raises(
+        ConflictError, match=re.escape("Version 1 of 'wine' is behind alias(es) production")
+    ):
+        registry.reject("wine", 1, reason="bad")
+    _register(registry, trained, 1)
+    registry.reject("wine", 2, reason="worse on the north slice")
+    with pytest.raises(ConflictError, match="was rejected; it cannot take alias 'staging'"):
+        registry.promote("wine", 2, alias="staging")
+    with pytest.raises(InvalidInputError, match="give a reason"):
+        registry.approve("wine", 2, reason="  ")
+
+
+def test_load_package_gives_the_model_that_was_trained(registry: Registry, trained: dict) -> None:
+    _register(registry, trained, 0, policy="auto")
+    registry.promote("wine", 1)
+    package = registry.load_package("wine@production")
+    samples = package.samples()
+    by_number = registry.load_package("wine/1").model
+    assert list(package.model.predict(samples)) == list(by_number.predict(samples))
+
+
+def test_altered_package_is_refused(registry: Registry, trained: dict) -> None:
+    version = _register(registry, trained, 0, policy="auto")
+    record = registry.store.artifacts.get(version.artifact_id)
+    with open(registry.artifacts.locate(record.uri), "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"tampered")
+    with pytest.raises(ArtifactIntegrityError, match="was altered on disk"):
+        registry.load_package("wine/1")
+    with pytest.raises(ArtifactIntegrityError):
+        registry.promote("wine", 1)
+
+
+@pytest.mark.parametrize(
+    ("ref", "error", "message"),
+    [
+        (
+            "wien@production",
+            NotFoundError,
+            "No model named 'wien' in the registry. Did you mean 'wine'?",
+        ),
+        ("wine@canary", NotFoundError, "Model 'wine' has no alias 'canary'"),
+        ("wine/7", NotFoundError, "Model 'wine' has no version 7; its versions are 1 to 1."),
+        ("wine@@x", InvalidInputError, "'wine@@x' is not a model reference."),
+    ],
+)
+def test_bad_references(
+    registry: Registry, trained: dict, ref: str, error: type, message: str
+) -> None:
+    _register(registry, trained, 0, policy="auto")
+    with pytest.raises(error, match=re.escape(message)):
+        registry.resolve(ref)
+
+
+def test_parse_ref() -> None:
+    assert str(parse_ref("wine")) == "wine@production"
+    assert parse_ref("wine/3").version == 3
+    assert parse_ref("wine@staging").alias == "staging"
+
+
+def test_infra_validation_failure_blocks_the_alias(
+    registry: Registry, trained: dict, tmp_path: Path
+) -> None:
+    version = _register(registry, trained, 0, policy="auto")
+    from loopline.registry import _infra
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    verdict = _infra.validate_infra(broken)
+    assert verdict["valid"] is False and "not a Loopline model package" in verdict["error"]
+    registry.store.models.record_infra_validation("wine", version.version, False, verdict)
+    with pytest.raises(
+        ConflictError, match="failed infra validation: .*not a Loopline model package"
+    ):
+        registry.promote("wine", 1)
+
+
+def test_load_model_from_a_project(trained: dict, tmp_path: Path) -> None:
+    import shutil
+
+    import loopline
+    from loopline.artifacts import ArtifactStore
+    from loopline.store import Store
+
+    project = tmp_path / "proj"
+    shutil.copytree(trained["project"], project)
+    (project / "loopline.toml").write_text(
+        '[store]\nurl = "sqlite:///loopline.db"\n[artifacts]\nurl = "artifacts"\n'
+    )
+    with Store(f"sqlite:///{project / 'loopline.db'}") as store:
+        registry = Registry(store, ArtifactStore(project / "artifacts"))
+        registry.register_run(trained["runs"][0], name="wine", policy="auto")
+        registry.promote("wine", 1)
+    model = loopline.load_model("wine@production", project_dir=project)
+    frame = pd.read_csv(project / "wine.csv").drop(columns="target")
+    assert len(model.predict(frame)) == len(frame)
