@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +145,15 @@ def check_sections(
                 path=str(path),
                 key=section,
             )
-        if not keys:
+        if not keys:  # a free-form table: names -> references
+            for key, value in table.items():
+                if not isinstance(value, str):
+                    raise ConfigError(
+                        f"{section}.{key} in {path} must be a str. Got {value!r} instead.",
+                        path=str(path),
+                        key=f"{section}.{key}",
+                        value=value,
+                    )
             continue
         for key, value in table.items():
             if key not in keys:
@@ -214,10 +223,11 @@ def load_settings(project_dir: str | os.PathLike[str] | None = None) -> Settings
 
 def _relative_to(url: str, root: Path) -> str:
     """Resolve relative SQLite paths and local folders against the project folder."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        rest = url[len("sqlite:///") :]
+    sqlite = re.match(r"^(sqlite(?:\+\w+)?:///)(.*)$", url)
+    if sqlite:
+        prefix, rest = sqlite.groups()
         if rest and not Path(rest).is_absolute() and not rest.startswith(":memory:"):
-            return f"sqlite:///{root / rest}"
+            return f"{prefix}{root / rest}"
         return url
     if "://" not in url and not Path(url).is_absolute():
         return str(root / url)

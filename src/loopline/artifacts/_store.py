@@ -117,10 +117,11 @@ class ArtifactStore:
         final = self._object_path(sha)
         try:
             if self._local:
-                if not os.path.exists(final):
+                # An existing blob is kept unless it was altered: then this write repairs it.
+                if not os.path.exists(final) or sha256_file(final) != sha:
                     os.makedirs(os.path.dirname(final), exist_ok=True)
                     os.replace(local, final)  # atomic on one filesystem
-            elif not self._fs.exists(final):
+            elif not self._fs.exists(final) or self._remote_sha(final) != sha:
                 staging = f"{self._root}/tmp/{uuid.uuid4().hex}"
                 self._fs.put_file(str(local), staging)
                 self._fs.mv(staging, final)
@@ -131,6 +132,13 @@ class ArtifactStore:
                 url=self.url,
             ) from exc
         return self._uri(final)
+
+    def _remote_sha(self, path: str) -> str:
+        digest = hashlib.sha256()
+        with self._fs.open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -216,7 +224,11 @@ class _LocalCopy:
             local = os.path.join(self._tmpdir, self._sha)
             store._fs.get_file(path, local)
             path = local
-        store._verify(path, self._uri, self._sha)
+        try:
+            store._verify(path, self._uri, self._sha)
+        except BaseException:
+            self.__exit__()  # __exit__ does not run when __enter__ raises
+            raise
         return Path(path)
 
     def __exit__(self, *exc: object) -> None:

@@ -76,13 +76,19 @@ class ArtifactRecords:
         Raises:
             NotFoundError: No artifact, or several, match.
         """
+        if len(sha256_prefix) < 6:
+            raise NotFoundError(
+                f"The hash prefix {sha256_prefix!r} is too short to name an artifact.",
+                hint="Give at least 6 characters of a unique sha256, or the artifact's id.",
+                artifact_id=sha256_prefix,
+            )
         with transaction(self._engine, write=False) as conn:
             rows = conn.execute(
                 sa.select(t.artifacts)
                 .where(t.artifacts.c.sha256.startswith(sha256_prefix.lower(), autoescape=True))
                 .limit(2)
             ).all()
-        if len(rows) != 1 or len(sha256_prefix) < 6:
+        if len(rows) != 1:
             what = "several artifacts" if len(rows) > 1 else "no artifact"
             raise NotFoundError(
                 f"The hash prefix {sha256_prefix!r} matches {what}.",

@@ -9,7 +9,9 @@ https://www.sqlite.org/lang_transaction.html).
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import BackendUnavailableError, ConfigError, SchemaVersionError
+from ..errors import IntegrityError as StoreIntegrityError
 from ._schema import SCHEMA_REVISION, VERSION_TABLE
 
 _MIGRATIONS = Path(__file__).parent / "_migrations"
@@ -36,12 +39,14 @@ def create_engine(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
+        masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
         raise ConfigError(
-            f"The store URL {url!r} is not a valid SQLAlchemy URL.",
+            f"The store URL {masked!r} is not a valid SQLAlchemy URL.",
             hint="Use e.g. 'sqlite:///path/to/loopline.db' or "
             "'postgresql+psycopg://user:pass@host/db'.",
-            value=url,
+            value=masked,
         ) from exc
+    shown = parsed.render_as_string(hide_password=True)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     kwargs: dict[str, Any] = {}
     if is_sqlite:
@@ -55,9 +60,10 @@ def create_engine(url: str) -> Engine:
         engine = sa.create_engine(url, **kwargs)
     except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
         raise ConfigError(
-            f"The store URL {url!r} needs a database driver that is not installed ({exc}).",
+            f"The store URL {shown!r} needs a database driver that is not installed "
+            f"({type(exc).__name__}).",
             hint="For PostgreSQL: pip install 'loopline[postgres]'.",
-            value=url,
+            value=shown,
         ) from exc
     if is_sqlite:
         _tune_sqlite(engine)
@@ -70,8 +76,8 @@ def _tune_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+        _enable_wal(cursor)
         # NORMAL is durable against a crash of the process (not of the OS) in WAL mode.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -81,6 +87,25 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("loopline_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch to WAL, waiting while another process holds the lock of a fresh file.
+
+    Changing the journal mode does not go through SQLite's busy handler, so processes
+    opening a new store together would otherwise see "database is locked" at once.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 @contextmanager
@@ -100,22 +125,58 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
 @contextmanager
 def translate_errors(engine: Engine) -> Iterator[None]:
     """Turn SQLAlchemy's connection failures into :class:`BackendUnavailableError`."""
+    shown = engine.url.render_as_string(hide_password=True)
     try:
         yield
     except sa.exc.OperationalError as exc:
         raise BackendUnavailableError(
-            f"The metadata store at {engine.url.render_as_string(hide_password=True)} "
-            f"is unavailable: {exc.orig}",
+            f"The metadata store at {shown} is unavailable: {exc.orig}",
             hint="Check that the database is reachable and its file or server is writable.",
-            url=str(engine.url),
+            url=shown,
         ) from exc
+    except sa.exc.IntegrityError:
+        raise  # a broken constraint: the caller knows which record it was about
+    except sa.exc.DatabaseError as exc:
+        raise StoreIntegrityError(
+            f"The metadata store at {shown} cannot be read: {exc.orig}",
+            hint="Point LOOPLINE_STORE_URL (or [store] url) at a Loopline store, or at a new "
+            "file.",
+            url=shown,
+        ) from exc
+
+
+#: The version table's name before Loopline's own name (kept to open early stores).
+_FORMER_VERSION_TABLE = "alembic_version"
+_FORMER_REVISIONS = ("0001", "0002", "0003")
 
 
 def current_revision(conn: Connection) -> str | None:
     """The Alembic revision the database is at, or None for an empty database."""
-    if not sa.inspect(conn).has_table(VERSION_TABLE):
+    inspector = sa.inspect(conn)
+    if inspector.has_table(VERSION_TABLE):
+        return conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
+    return _former_revision(conn)
+
+
+def _former_revision(conn: Connection) -> str | None:
+    """The revision of a store whose version table still has Alembic's default name."""
+    inspector = sa.inspect(conn)
+    if not (inspector.has_table(_FORMER_VERSION_TABLE) and inspector.has_table("runs")):
         return None
-    return conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
+    revision = conn.exec_driver_sql(f"SELECT version_num FROM {_FORMER_VERSION_TABLE}").scalar()
+    return revision if revision in _FORMER_REVISIONS else None
+
+
+def _adopt_former_version_table(conn: Connection, revision: str) -> None:
+    """Move the revision into Loopline's own version table (Optuna needs the old name)."""
+    conn.exec_driver_sql(
+        f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"
+    )
+    conn.execute(
+        sa.text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:revision)"),
+        {"revision": revision},
+    )
+    conn.exec_driver_sql(f"DROP TABLE {_FORMER_VERSION_TABLE}")
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -133,6 +194,8 @@ def ensure_schema(engine: Engine) -> None:
     with _migrate_lock, transaction(engine, write=True) as conn:
         # Re-read under the write lock: another process may have migrated meanwhile.
         revision = current_revision(conn)
+        if revision is not None and not sa.inspect(conn).has_table(VERSION_TABLE):
+            _adopt_former_version_table(conn, revision)
         if revision == SCHEMA_REVISION:
             return
         _check_known(revision, engine)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import builtins
 import os
+from contextlib import contextmanager
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -274,8 +275,12 @@ class RunStore:
         inputs: Mapping[str, int],
         attempt: int = 1,
     ) -> int:
-        """Record that a step started, with the artifacts it reads; return its id."""
-        with transaction(self._engine) as conn:
+        """Record that a step started, with the artifacts it reads; return its id.
+
+        Raises:
+            NotFoundError: The run, or an input artifact, does not exist.
+        """
+        with _unknown_reference(run_id), transaction(self._engine) as conn:
             inserted = conn.execute(
                 t.step_runs.insert().values(
                     run_id=run_id,
@@ -418,6 +423,20 @@ class RunStore:
         """The artifacts a step run wrote, by output name."""
         with transaction(self._engine, write=False) as conn:
             return _outputs(conn, step_run_id)
+
+
+@contextmanager
+def _unknown_reference(run_id: str) -> Iterator[None]:
+    """A broken foreign key means the run (or an artifact) named does not exist."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise NotFoundError(
+            f"Cannot record for run {run_id!r}: it, or an artifact it names, is not in this "
+            f"store ({exc.orig}).",
+            hint="Start the run with Store.runs.create first.",
+            run_id=run_id,
+        ) from exc
 
 
 def _new_id(result: CursorResult[Any]) -> int:

@@ -12,6 +12,7 @@ from . import _schema as t
 from ._engine import transaction
 from ._json import dumps, loads
 from ._records import Metric
+from ._runs import _unknown_reference
 
 
 class TrackingStore:
@@ -40,7 +41,7 @@ class TrackingStore:
         ]
         if not (metric_rows or param_rows or tags):
             return
-        with transaction(self._engine) as conn:
+        with _unknown_reference(run_id), transaction(self._engine) as conn:
             if metric_rows:
                 conn.execute(t.metrics.insert(), metric_rows)
             if param_rows:

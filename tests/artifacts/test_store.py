@@ -1,0 +1,289 @@
+"""The content-addressed artifact store: layout, dedupe, verified reads, temp files."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+
+import fsspec
+import numpy as np
+import pytest
+
+from loopline.artifacts import (
+    ArtifactStore,
+    BaseMaterializer,
+    MaterializerRegistry,
+    StoredBlob,
+    sha256_file,
+)
+from loopline.errors import (
+    ArtifactIntegrityError,
+    ArtifactNotFoundError,
+    BackendUnavailableError,
+    ConfigError,
+    IntegrityError,
+    MaterializationError,
+    NotFoundError,
+)
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def json_sha(value: object) -> str:
+    """The sha256 the json materializer's file of ``value`` has."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def test_a_new_store_lays_out_its_folders(root: Path, artifact_store: ArtifactStore) -> None:
+    assert (root / "objects").is_dir()
+    assert (root / "tmp").is_dir()
+    assert repr(artifact_store) == f"ArtifactStore({str(root)!r})"
+
+
+def test_save_names_the_blob_by_its_sha256(root: Path, artifact_store: ArtifactStore) -> None:
+    blob = artifact_store.save({"accuracy": 0.93})
+    sha = json_sha({"accuracy": 0.93})
+    assert blob == StoredBlob(
+        uri=str(root / "objects" / sha[:2] / sha),
+        sha256=sha,
+        size=len(json.dumps({"accuracy": 0.93})),
+        type="dict",
+        materializer="json",
+        metadata={"python_type": "dict"},
+    )
+    assert sha256_file(blob.uri) == sha
+    assert files_under(root) == [Path(blob.uri)]
+
+
+def test_identical_content_is_stored_once(root: Path, artifact_store: ArtifactStore) -> None:
+    blobs = [artifact_store.save({"b": 2, "a": 1}), artifact_store.save({"a": 1, "b": 2})]
+    assert blobs[0] == blobs[1]
+    other = artifact_store.save({"a": 1, "b": 3})
+    assert other.uri != blobs[0].uri
+    assert len(files_under(root / "objects")) == 2
+
+
+def test_save_with_an_explicit_materializer(artifact_store: ArtifactStore) -> None:
+    blob = artifact_store.save([1, 2], materializer="json")
+    assert blob.materializer == "json"
+    with pytest.raises(
+        MaterializationError, match=re.escape("No materializer named 'nope' is installed")
+    ):
+        artifact_store.save([1, 2], materializer="nope")
+
+
+def test_sha256_file_reads_in_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    data = os.urandom((1 << 20) * 2 + 17)
+    path.write_bytes(data)
+    assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert sha256_file(str(empty)) == hashlib.sha256(b"").hexdigest()
+
+
+class Partial(BaseMaterializer):
+    """Writes part of a file, then raises."""
+
+    name = "partial"
+
+    @classmethod
+    def can_save(cls, value: object) -> bool:
+        return isinstance(value, str) and value == "partial"
+
+    def _save(self, value: object, path: Path) -> dict[str, object]:
+        path.write_bytes(b"\x00" * 1000)
+        raise OSError("no space left on device")
+
+    def _load(self, path: Path) -> object:  # pragma: no cover - never saved
+        raise NotImplementedError
+
+
+def test_no_temporary_files_are_left_after_success_or_failure(
+    root: Path, registry: MaterializerRegistry, artifact_store: ArtifactStore, tmp_path: Path
+) -> None:
+    registry.register(Partial)
+    artifact_store.save({"a": 1})
+    artifact_store.save({"a": 1})  # deduplicated: its temporary copy is dropped
+    artifact_store.save(np.arange(3))
+    (tmp_path / "folder").mkdir()
+    artifact_store.save(tmp_path / "folder")
+    assert list((root / "tmp").iterdir()) == []
+    with pytest.raises(
+        MaterializationError,
+        match=re.escape(
+            "The partial materializer could not save a value of type str: no space left on device"
+        ),
+    ):
+        artifact_store.save("partial")
+    with pytest.raises(MaterializationError, match="dtype object"):
+        artifact_store.save(np.array([None]))
+    assert list((root / "tmp").iterdir()) == []
+    assert len(files_under(root / "objects")) == 3
+
+
+def test_an_unwritable_object_folder_is_backend_unavailable(
+    root: Path, artifact_store: ArtifactStore
+) -> None:
+    sha = json_sha({"a": 1})
+    (root / "objects" / sha[:2]).write_text("a file where a folder should be", encoding="utf-8")
+    with pytest.raises(
+        BackendUnavailableError,
+        match=re.escape(f"Could not write to the artifact store at {root}: "),
+    ) as info:
+        artifact_store.save({"a": 1})
+    assert info.value.url == str(root)
+    assert list((root / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "nosuchprotocol://bucket/prefix",
+        pytest.param(
+            "s3://bucket/prefix",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("s3fs") is not None, reason="s3fs is installed"
+            ),
+        ),
+    ],
+)
+def test_an_unusable_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape(f"The artifact store URL {url!r} cannot be used: ")
+    ) as info:
+        ArtifactStore(url)
+    assert info.value.value == url
+    assert "pip install" in info.value.hint
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def test_load_verifies_and_reads(artifact_store: ArtifactStore) -> None:
+    blob = artifact_store.save({"a": [1, 2]})
+    assert artifact_store.exists(blob.uri)
+    with artifact_store.local_copy(blob.uri, blob.sha256) as path:
+        assert path == Path(blob.uri)
+        assert json.loads(path.read_text(encoding="utf-8")) == {"a": [1, 2]}
+    assert artifact_store.load(blob.uri, blob.sha256, blob.materializer) == {"a": [1, 2]}
+
+
+def test_a_deleted_file_is_artifact_not_found(artifact_store: ArtifactStore) -> None:
+    blob = artifact_store.save({"a": 1})
+    os.remove(blob.uri)
+    assert not artifact_store.exists(blob.uri)
+    message = (
+        f"The artifact {blob.sha256[:12]}… is recorded in the store "
+        f"but its file {blob.uri} is gone."
+    )
+    with pytest.raises(ArtifactNotFoundError, match=re.escape(message)) as info:
+        artifact_store.load(blob.uri, blob.sha256, blob.materializer)
+    assert (info.value.uri, info.value.sha256) == (blob.uri, blob.sha256)
+    assert "Rerun the step" in info.value.hint
+    assert isinstance(info.value, NotFoundError)
+    # Saving the same content again brings it back.
+    assert artifact_store.save({"a": 1}).uri == blob.uri
+    assert artifact_store.load(blob.uri, blob.sha256, blob.materializer) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda p: p.write_text('{"a": 2}', encoding="utf-8"), id="rewritten"),
+        pytest.param(lambda p: p.write_bytes(b""), id="emptied"),
+        pytest.param(lambda p: p.write_bytes(p.read_bytes() + b" "), id="appended"),
+    ],
+)
+def test_an_altered_file_is_artifact_integrity_error(artifact_store: ArtifactStore, tamper) -> None:
+    blob = artifact_store.save({"a": 1})
+    tamper(Path(blob.uri))
+    actual = sha256_file(blob.uri)
+    message = (
+        f"The artifact at {blob.uri} was altered on disk: its sha256 is {actual[:12]}…, "
+        f"the store recorded {blob.sha256[:12]}…."
+    )
+    with pytest.raises(ArtifactIntegrityError, match=re.escape(message)) as info:
+        artifact_store.load(blob.uri, blob.sha256, blob.materializer)
+    assert (info.value.uri, info.value.sha256) == (blob.uri, blob.sha256)
+    assert isinstance(info.value, IntegrityError)
+    with pytest.raises(ArtifactIntegrityError), artifact_store.local_copy(blob.uri, blob.sha256):
+        pass  # pragma: no cover - never entered
+
+
+def test_saving_again_repairs_an_altered_blob(artifact_store: ArtifactStore) -> None:
+    blob = artifact_store.save({"a": 1})
+    Path(blob.uri).write_text('{"a": 2}', encoding="utf-8")
+    assert artifact_store.save({"a": 1}).uri == blob.uri
+    assert artifact_store.load(blob.uri, blob.sha256, blob.materializer) == {"a": 1}
+
+
+# -- a non-local filesystem (fsspec memory://) -------------------------------------------
+
+
+def test_memory_store_save_and_load(
+    memory_url: str, memory_store: ArtifactStore, system_tmp: Path
+) -> None:
+    blob = memory_store.save({"accuracy": 0.93})
+    sha = json_sha({"accuracy": 0.93})
+    assert blob.sha256 == sha
+    assert blob.uri.startswith("memory://")
+    assert blob.uri.endswith(f"/objects/{sha[:2]}/{sha}")
+    assert memory_store.exists(blob.uri)
+    assert memory_store.load(blob.uri, blob.sha256, blob.materializer) == {"accuracy": 0.93}
+    assert memory_store.save({"accuracy": 0.93}) == blob
+
+    fs, path = fsspec.core.url_to_fs(memory_url)
+    assert fs.cat_file(f"{path}/objects/{sha[:2]}/{sha}") == json.dumps({"accuracy": 0.93}).encode()
+    assert fs.find(f"{path}/tmp") == []  # staging copies were moved into place
+    assert list(system_tmp.iterdir()) == []  # local scratch and download copies are gone
+
+
+def test_memory_store_missing_blob(memory_store: ArtifactStore, system_tmp: Path) -> None:
+    blob = memory_store.save([1, 2, 3])
+    fs, path = fsspec.core.url_to_fs(blob.uri)
+    fs.rm(path)
+    assert not memory_store.exists(blob.uri)
+    with pytest.raises(ArtifactNotFoundError, match=re.escape(f"its file {blob.uri} is gone")):
+        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+
+
+def test_memory_store_altered_blob(memory_store: ArtifactStore) -> None:
+    blob = memory_store.save([1, 2, 3])
+    fs, path = fsspec.core.url_to_fs(blob.uri)
+    fs.pipe_file(path, b"[1, 2, 4]")
+    with pytest.raises(
+        ArtifactIntegrityError, match=re.escape(f"The artifact at {blob.uri} was altered on disk")
+    ):
+        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+
+
+def test_memory_store_altered_blob_leaves_no_download_behind(
+    memory_store: ArtifactStore, system_tmp: Path
+) -> None:
+    blob = memory_store.save([1, 2, 3])
+    fs, path = fsspec.core.url_to_fs(blob.uri)
+    fs.pipe_file(path, b"[1, 2, 4]")
+    with pytest.raises(ArtifactIntegrityError):
+        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+    assert list(system_tmp.iterdir()) == []
+
+
+def test_memory_store_failed_save_leaves_nothing(
+    memory_url: str, registry: MaterializerRegistry, memory_store: ArtifactStore, system_tmp: Path
+) -> None:
+    registry.register(Partial)
+    with pytest.raises(MaterializationError, match="no space left on device"):
+        memory_store.save("partial")
+    fs, path = fsspec.core.url_to_fs(memory_url)
+    assert not fs.exists(f"{path}/objects") or fs.find(f"{path}/objects") == []
+    assert list(system_tmp.iterdir()) == []
