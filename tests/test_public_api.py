@@ -12,10 +12,13 @@ import loopline
 
 PUBLIC_PACKAGES = [
     "loopline",
-    "loopline.store",
     "loopline.artifacts",
-    "loopline.pipeline",
+    "loopline.components",
     "loopline.errors",
+    "loopline.pipeline",
+    "loopline.registry",
+    "loopline.reports",
+    "loopline.store",
 ]
 
 

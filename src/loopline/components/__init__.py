@@ -16,6 +16,7 @@ from ._candidates import parse_search_space as parse_search_space
 from ._config import WorkflowConfig as WorkflowConfig
 from ._config import parse_workflow_config as parse_workflow_config
 from ._drift_math import psi as psi
+from ._evaluate import METRICS as METRICS
 from ._evaluate import Evaluation as Evaluation
 from ._evaluate import evaluate as evaluate
 from ._evaluate import metric_direction as metric_direction
@@ -58,6 +59,7 @@ __all__ = [
     "DataValidationError",
     "Evaluation",
     "Leaderboard",
+    "METRICS",
     "ModelPackage",
     "PIPELINE_NAME",
     "Schema",

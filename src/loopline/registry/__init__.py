@@ -6,4 +6,4 @@ from ._registry import PRODUCTION as PRODUCTION
 from ._registry import Registry as Registry
 from ._registry import load_model as load_model
 
-__all__ = ["PRODUCTION", "ModelRef", "Registry", "load_model", "parse_ref"]
+__all__ = ["ModelRef", "PRODUCTION", "Registry", "load_model", "parse_ref"]
