@@ -1,0 +1,339 @@
+"""The request log, with its real background writer and real folders and processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from loopline.errors import ConflictError, InvalidInputError
+from loopline.serving._request_log import (
+    BASE_COLUMNS,
+    RequestLog,
+    prediction_outputs,
+    read_request_log,
+)
+
+UTC = timezone.utc
+T0 = datetime(2024, 5, 1, 23, 50, tzinfo=UTC)
+
+
+def inputs(rows: int, start: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "age": np.arange(start, start + rows),
+            "color": ["red", "blue", None][:rows] + ["red"] * max(0, rows - 3),
+        }
+    )
+
+
+def outputs(rows: int) -> dict[str, np.ndarray]:
+    probabilities = np.tile([0.25, 0.75], (rows, 1))
+    return prediction_outputs(np.array(["yes"] * rows), probabilities, ["no", "yes"])
+
+
+def part_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("part-*.parquet"))
+
+
+def wait_for(condition: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_rows_round_trip_one_row_per_record(tmp_path: Path) -> None:
+    with RequestLog(tmp_path) as log:
+        log.append("churn", 3, "r1", inputs(2), outputs(2), 4.5, T0)
+        log.append("churn", "3", "r2", inputs(3, 10), outputs(3), 7.0, T0 + timedelta(seconds=1))
+
+    frame, stats = read_request_log(tmp_path, "churn")
+
+    assert list(frame.columns) == [
+        *BASE_COLUMNS,
+        "in.age",
+        "in.color",
+        "out.prediction",
+        "out.proba.no",
+        "out.proba.yes",
+    ]
+    assert frame["request_id"].tolist() == ["r1", "r1", "r2", "r2", "r2"]
+    assert frame["row"].tolist() == [0, 1, 0, 1, 2]
+    assert frame["version"].tolist() == ["3"] * 5
+    assert frame["model"].tolist() == ["churn"] * 5
+    assert frame["latency_ms"].tolist() == [4.5, 4.5, 7.0, 7.0, 7.0]
+    assert frame["timestamp"].tolist() == [T0] * 2 + [T0 + timedelta(seconds=1)] * 3
+    assert str(frame["timestamp"].dtype) == "datetime64[us, UTC]"
+    assert frame["in.age"].tolist() == [0.0, 1.0, 10.0, 11.0, 12.0]
+    assert frame["in.color"].tolist()[:4] == ["red", "blue", "red", "blue"]
+    assert pd.isna(frame["in.color"][4])
+    assert frame["out.prediction"].tolist() == ["yes"] * 5
+    assert frame["out.proba.yes"].tolist() == [0.75] * 5
+    assert (stats.files_read, stats.files_skipped, stats.rows) == (1, 0, 5)
+    assert log.stats.written_rows == 5 and log.stats.pending_rows == 0
+
+
+def test_files_are_partitioned_by_model_date_and_hour(tmp_path: Path) -> None:
+    stamps = [
+        T0,  # 2024-05-01 23:50
+        T0 + timedelta(minutes=15),  # 2024-05-02 00:05
+        T0 + timedelta(minutes=40),  # 2024-05-02 00:30
+        datetime(2024, 5, 2, 1, 0),  # naive: UTC, 01:00
+    ]
+    with RequestLog(tmp_path) as log:
+        for i, stamp in enumerate(stamps):
+            log.append("churn", 1, f"r{i}", inputs(1, i), outputs(1), 1.0, stamp)
+        log.append("fraud", 2, "f0", inputs(1), outputs(1), 1.0, T0)
+
+    folders = sorted(str(path.parent.relative_to(tmp_path)) for path in part_files(tmp_path))
+    assert folders == [
+        "model=churn/date=2024-05-01/hour=23",
+        "model=churn/date=2024-05-02/hour=00",
+        "model=churn/date=2024-05-02/hour=01",
+        "model=fraud/date=2024-05-01/hour=23",
+    ]
+    assert all(
+        re.fullmatch(r"part-\d{8}T\d{12}Z-[0-9a-f]{32}\.parquet", path.name)
+        for path in part_files(tmp_path)
+    )
+
+    # A broken file in an hour outside the range is never opened: pruned by its folder name.
+    junk = tmp_path / "model=churn/date=2024-05-01/hour=23/part-junk.parquet"
+    junk.write_bytes(b"not parquet")
+    since, until = datetime(2024, 5, 2, 0, 10, tzinfo=UTC), datetime(2024, 5, 2, 1, 0, tzinfo=UTC)
+    frame, stats = read_request_log(tmp_path, "churn", since=since, until=until)
+    assert frame["request_id"].tolist() == ["r2"]
+    assert (stats.files_read, stats.files_skipped) == (1, 0)
+
+    frame, stats = read_request_log(tmp_path, "churn", last=timedelta(hours=1), until=until)
+    assert frame["request_id"].tolist() == ["r1", "r2"]
+    frame, _ = read_request_log(tmp_path, "churn", since=since)
+    assert frame["request_id"].tolist() == ["r2", "r3"]
+
+
+def test_last_rows_reads_the_newest_partitions_first(tmp_path: Path) -> None:
+    with RequestLog(tmp_path) as log:
+        for hour in range(5):
+            stamp = T0 + timedelta(hours=hour)
+            log.append("churn", 1, f"r{hour}", inputs(2, hour), outputs(2), 1.0, stamp)
+
+    frame, stats = read_request_log(tmp_path, "churn", last=3)
+    assert list(zip(frame["request_id"], frame["row"], strict=True)) == [
+        ("r3", 1),
+        ("r4", 0),
+        ("r4", 1),
+    ]
+    assert stats.files_read == 2  # the three older hours were not opened
+
+
+def test_close_flushes_what_the_interval_has_not(tmp_path: Path) -> None:
+    log = RequestLog(tmp_path, flush_rows=1_000_000, flush_interval=3600)
+    log.append("churn", 1, "r1", inputs(3), outputs(3), 2.0)
+    time.sleep(0.05)
+    assert part_files(tmp_path) == []
+    assert log.stats.pending_rows == 3
+
+    log.close()
+
+    assert len(part_files(tmp_path)) == 1
+    assert read_request_log(tmp_path, "churn")[1].rows == 3
+    with pytest.raises(ConflictError, match="The request log is closed and takes no more rows."):
+        log.append("churn", 1, "r2", inputs(1), outputs(1), 2.0)
+    log.close()  # twice is fine
+
+
+def test_flush_rows_and_flush_interval_write_in_the_background(tmp_path: Path) -> None:
+    with RequestLog(tmp_path / "rows", flush_rows=5, flush_interval=3600) as log:
+        for i in range(5):
+            log.append("churn", 1, f"r{i}", inputs(1), outputs(1), 1.0)
+        wait_for(lambda: len(part_files(tmp_path / "rows")) == 1)
+        assert log.stats.written_rows == 5
+    with RequestLog(tmp_path / "time", flush_rows=1000, flush_interval=0.05) as log:
+        log.append("churn", 1, "r", inputs(1), outputs(1), 1.0)
+        wait_for(lambda: len(part_files(tmp_path / "time")) == 1)
+
+
+def test_flush_waits_until_the_rows_are_on_disk(tmp_path: Path) -> None:
+    log = RequestLog(tmp_path, flush_interval=3600)
+    log.append("churn", 1, "r1", inputs(2), outputs(2), 1.0)
+    assert log.flush(timeout=10)
+    assert read_request_log(tmp_path, "churn")[1].rows == 2
+    log.close()
+
+
+def test_append_is_cheap(tmp_path: Path) -> None:
+    frame, out = inputs(2), outputs(2)
+    with RequestLog(tmp_path) as log:
+        started = time.perf_counter()
+        for i in range(2000):
+            log.append("churn", 1, f"r{i}", frame, out, 1.0)
+        elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"2000 appends took {elapsed:.2f} s"
+    assert read_request_log(tmp_path, "churn")[1].rows == 4000
+
+
+def test_later_changes_to_the_inputs_do_not_reach_the_log(tmp_path: Path) -> None:
+    frame = inputs(2)
+    with RequestLog(tmp_path) as log:
+        log.append("churn", 1, "r1", frame, outputs(2), 1.0)
+        frame.loc[0, "age"] = 999.0
+    assert read_request_log(tmp_path, "churn")[0]["in.age"].tolist() == [0.0, 1.0]
+
+
+def test_a_truncated_file_is_skipped_counted_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with RequestLog(tmp_path) as log:
+        log.append("churn", 1, "r1", inputs(3), outputs(3), 1.0, T0)
+    (real,) = part_files(tmp_path)
+    data = real.read_bytes()
+    cut = real.with_name("part-20240501T235959000000Z-cut.parquet")
+    cut.write_bytes(data[: len(data) // 2])
+
+    with caplog.at_level(logging.WARNING, logger="loopline.serving._request_log"):
+        frame, stats = read_request_log(tmp_path, "churn")
+
+    assert len(frame) == 3
+    assert (stats.files_read, stats.files_skipped, stats.rows) == (1, 1, 3)
+    assert stats.skipped == (str(cut),)
+    assert f"Skipped unreadable request-log file {cut}" in caplog.text
+
+
+def test_files_with_different_columns_are_unified(tmp_path: Path) -> None:
+    with RequestLog(tmp_path, flush_interval=3600) as log:
+        log.append("churn", 1, "old", pd.DataFrame({"age": [1.0]}), {"prediction": [0]}, 1.0, T0)
+        log.flush()
+        new_inputs = pd.DataFrame({"age": [2.0], "tenure": [5.0]})
+        stamp = T0 + timedelta(seconds=1)
+        log.append("churn", 2, "new", new_inputs, outputs(1), 1.0, stamp)
+
+    frame, stats = read_request_log(tmp_path, "churn")
+
+    assert stats.files_read == 2
+    assert frame["request_id"].tolist() == ["old", "new"]
+    assert np.isnan(frame["in.tenure"][0]) and frame["in.tenure"][1] == 5.0
+    # Types no promotion unifies (int and text) are read as they are, in an object column.
+    assert frame["out.prediction"].tolist() == [0, "yes"]
+    assert pd.isna(frame["out.proba.yes"][0]) and frame["out.proba.yes"][1] == 0.75
+
+
+def test_columns_selects_what_is_read(tmp_path: Path) -> None:
+    with RequestLog(tmp_path) as log:
+        log.append("churn", 1, "r1", inputs(2), outputs(2), 1.0)
+    frame, _ = read_request_log(tmp_path, "churn", columns=["in.age", "in.unknown"])
+    assert list(frame.columns) == [*BASE_COLUMNS, "in.age"]
+
+
+def test_reading_a_model_never_logged_gives_an_empty_frame(tmp_path: Path) -> None:
+    frame, stats = read_request_log(tmp_path, "nobody")
+    assert list(frame.columns) == list(BASE_COLUMNS) and len(frame) == 0
+    assert (stats.files_read, stats.files_skipped, stats.rows) == (0, 0, 0)
+
+
+def test_rows_beyond_the_pending_limit_are_dropped_not_blocked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING), RequestLog(tmp_path, max_pending_rows=3) as log:
+        log.append("churn", 1, "big", inputs(5), outputs(5), 1.0)
+        log.append("churn", 1, "small", inputs(2), outputs(2), 1.0)
+    assert log.stats.dropped_rows == 5 and log.stats.written_rows == 2
+    assert "dropped the 5 rows of request big" in caplog.text
+
+
+def test_a_failed_write_is_logged_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "model=churn").write_text("a file where a folder should be")
+    with caplog.at_level(logging.ERROR), RequestLog(tmp_path) as log:
+        log.append("churn", 1, "r1", inputs(2), outputs(2), 1.0)
+        log.append("fraud", 1, "f1", inputs(1), outputs(1), 1.0)
+    assert log.stats.dropped_rows == 2 and log.stats.written_rows == 1
+    assert "Could not write 2 request-log rows to" in caplog.text
+    assert list(tmp_path.rglob(".part-*")) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda log: log.append("../etc", 1, "r", inputs(1), outputs(1), 1.0),
+            "A model name in the request log must be 1 to 128 letters, digits, '_', '.' or "
+            "'-', not starting with '.' or '-' (it names a folder). Got '../etc' instead.",
+        ),
+        (
+            lambda log: log.append("m", 1, "r", inputs(2), {"prediction": [1]}, 1.0),
+            "Output 'prediction' has 1 values for 2 input records; give one value per record.",
+        ),
+        (
+            lambda log: log.append("m", 1, "r", inputs(2), {"prediction": 1}, 1.0),
+            "Output 'prediction' has a single value for 2 input records",
+        ),
+        (
+            lambda log: log.append("m", 1, "r", [1, 2], {}, 1.0),
+            "RequestLog.append needs the inputs as a DataFrame. Got list instead.",
+        ),
+        (
+            lambda log: read_request_log(log.root, "m", since=T0, last=timedelta(hours=1)),
+            "read_request_log takes 'since' or a timedelta 'last', not both.",
+        ),
+    ],
+)
+def test_bad_arguments(tmp_path: Path, call: object, message: str) -> None:
+    with RequestLog(tmp_path) as log, pytest.raises(InvalidInputError, match=re.escape(message)):
+        call(log)  # type: ignore[operator]
+
+
+def test_bad_constructor_arguments(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape("'flush_rows' argument of RequestLog")):
+        RequestLog(tmp_path, flush_rows=0)
+    with pytest.raises(InvalidInputError, match=re.escape("'flush_interval' argument")):
+        RequestLog(tmp_path, flush_interval=0)
+
+
+APPENDER = textwrap.dedent(
+    """
+    import sys
+    import pandas as pd
+    from loopline.serving._request_log import RequestLog
+
+    log = RequestLog(sys.argv[1], flush_rows=200, flush_interval=0.02)
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", None]})
+    i = 0
+    while True:
+        log.append("churn", 7, f"r{i}", frame, {"prediction": [0, 1, 0]}, 1.5)
+        i += 1
+    """
+)
+
+
+def test_kill_9_mid_append_leaves_every_flushed_file_readable(tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    process = subprocess.Popen([sys.executable, "-c", APPENDER, str(root)], cwd=tmp_path)
+    try:
+        wait_for(lambda: len(part_files(root)) >= 8 or process.poll() is not None, timeout=60)
+        assert process.poll() is None, "the appending process died on its own"
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    files = part_files(root)
+    rows_on_disk = sum(pq.read_table(path).num_rows for path in files)
+    frame, stats = read_request_log(root, "churn")
+
+    assert stats.files_skipped == 0 and stats.files_read == len(files) >= 8
+    assert stats.rows == rows_on_disk == len(frame) and len(frame) % 3 == 0
+    assert set(frame["version"]) == {"7"}
+    assert frame.groupby("request_id")["row"].apply(list).map(lambda r: r == [0, 1, 2]).all()
