@@ -159,6 +159,68 @@ def lineage(
 
 
 @app.command()
+def serve(
+    model: Annotated[str, typer.Argument(help="What answers: NAME@ALIAS, NAME/VERSION or NAME.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    canary: Annotated[
+        str | None, typer.Option(help="A second model answering --canary-weight of requests.")
+    ] = None,
+    canary_weight: Annotated[float, typer.Option(help="Share of requests for the canary.")] = 0.1,
+    shadow: Annotated[
+        str | None, typer.Option(help="A second model scoring a copy of each request.")
+    ] = None,
+    max_batch_size: Annotated[int, typer.Option(help="Most rows in one model call.")] = 64,
+    max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 2.0,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1 << 20,
+    lenient: Annotated[
+        bool, typer.Option(help="Let unseen categories through to the model's encoder.")
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option(help="Seconds between checks for alias moves.")
+    ] = 2.0,
+    project: ProjectOption = None,
+) -> None:
+    """Serve predictions over HTTP; follows alias moves with a hot swap.
+
+    Tokens come from the environment: LOOPLINE_TOKEN protects /predict and /invocations;
+    LOOPLINE_ADMIN_TOKEN enables /admin/*.
+    """
+    from ._serve import serve_command
+
+    serve_command(
+        project,
+        model,
+        host=host,
+        port=port,
+        canary=canary,
+        canary_weight=canary_weight,
+        shadow=shadow,
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
+        max_body_bytes=max_body_bytes,
+        lenient=lenient,
+        poll_interval=poll_interval,
+    )
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME.")],
+    input: Annotated[Path, typer.Argument(help="A CSV or Parquet file of records.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write (CSV or Parquet).")
+    ],
+    chunk_size: Annotated[int, typer.Option(help="Records scored at a time.")] = 50_000,
+    project: ProjectOption = None,
+) -> None:
+    """Score a CSV or Parquet file in chunks, with a progress bar."""
+    from ._serve import predict_command
+
+    predict_command(project, model, input, output, chunk_size=chunk_size)
+
+
+@app.command()
 def report(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
     output: Annotated[

@@ -1,8 +1,29 @@
-"""The prediction service: request parsing and validation, micro-batching, the request log.
+"""The prediction service: validation, micro-batching, hot swap, canary, shadow, request log.
 
-This placeholder exports nothing yet; the service's public names are added with the app.
+``create_app(PredictionService(registry, "wine@production"))`` is the FastAPI application
+``loopline serve`` runs on uvicorn; the building blocks work on their own too.
 """
 
-from __future__ import annotations
+from ._app import create_app as create_app
+from ._batcher import MicroBatcher as MicroBatcher
+from ._batcher import Predictions as Predictions
+from ._payload import read_payload as read_payload
+from ._request_log import RequestLog as RequestLog
+from ._request_log import read_request_log as read_request_log
+from ._service import PredictionService as PredictionService
+from ._service import ServingOptions as ServingOptions
+from ._validation import FieldError as FieldError
+from ._validation import PayloadError as PayloadError
 
-__all__: list[str] = []
+__all__ = [
+    "FieldError",
+    "MicroBatcher",
+    "PayloadError",
+    "PredictionService",
+    "Predictions",
+    "RequestLog",
+    "ServingOptions",
+    "create_app",
+    "read_payload",
+    "read_request_log",
+]

@@ -44,7 +44,7 @@ from typing import Any, Literal, TypeAlias
 
 import pandas as pd
 
-from loopline.components._schema import Schema
+from loopline.components import Schema
 from loopline.errors import InvalidInputError
 from loopline.serving._validation import (
     DEFAULT_MAX_ERRORS,
@@ -124,7 +124,7 @@ def read_payload(
         PayloadError: For any problem with the body; its ``status`` is 413 or 422.
 
     Example:
-        >>> from loopline.components._schema import ColumnSchema, Schema
+        >>> from loopline.components import ColumnSchema, Schema
         >>> schema = Schema([ColumnSchema("x", "numeric", max=10.0)])
         >>> result = read_payload(b'{"records": [{"x": 3}, {"x": 12}]}', schema)
         >>> result.frame["x"].tolist()
@@ -263,7 +263,7 @@ def body_to_frame(
             no records, a body of another shape, or records of the wrong structure.
 
     Example:
-        >>> from loopline.components._schema import ColumnSchema, Schema
+        >>> from loopline.components import ColumnSchema, Schema
         >>> schema = Schema([ColumnSchema("x", "numeric"), ColumnSchema("c", "categorical")])
         >>> body_to_frame({"inputs": [[1.0, "a"], [2.0, "b"]]}, schema).to_dict("list")
         {'x': [1.0, 2.0], 'c': ['a', 'b']}

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from loopline.components._schema import ColumnSchema, Schema
+from loopline.components import ColumnSchema, Schema
 from loopline.errors import InvalidInputError
 
 __all__ = [
@@ -235,7 +235,7 @@ def check_frame(
             programming error, not a bad request).
 
     Example:
-        >>> from loopline.components._schema import ColumnSchema, Schema
+        >>> from loopline.components import ColumnSchema, Schema
         >>> schema = Schema([ColumnSchema("age", "numeric", nullable=False)])
         >>> result = check_frame(pd.DataFrame({"age": [31, "abc"]}), schema)
         >>> [error.message for error in result.errors]

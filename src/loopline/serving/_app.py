@@ -1,0 +1,305 @@
+"""The HTTP face of the prediction service (FastAPI), with one error-to-status table.
+
+Endpoints: ``POST /predict`` (records or columns), ``POST /invocations`` (MLflow's scoring
+protocol), ``GET /healthz``, ``GET /readyz``, ``GET /metrics`` (Prometheus), and
+``POST /admin/reload`` / ``POST /admin/promote``, which always need the admin token.
+No endpoint reads a path given by the client.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, Field
+
+from .._version import __version__
+from ..errors import (
+    BackendUnavailableError,
+    ConflictError,
+    InvalidInputError,
+    LooplineError,
+    NotFoundError,
+)
+from ._batcher import BatchInfo
+from ._payload import PayloadError
+from ._service import Answer, PredictionService
+
+
+class AuthError(LooplineError):
+    """A request lacked the bearer token an endpoint needs."""
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        super().__init__(message, hint="Send 'Authorization: Bearer <token>'.")
+        self.status = status
+
+
+#: The single table mapping our errors to HTTP status codes (first match wins).
+STATUS_BY_ERROR: list[tuple[type[LooplineError], int]] = [
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidInputError, 422),
+    (BackendUnavailableError, 503),
+    (LooplineError, 500),
+]
+
+
+def status_of(error: LooplineError) -> int:
+    """The HTTP status of an error: its own ``status`` if it has one, else from the table."""
+    own = getattr(error, "status", None)
+    if isinstance(own, int):
+        return own
+    return next(code for cls, code in STATUS_BY_ERROR if isinstance(error, cls))
+
+
+class PredictResponse(BaseModel):
+    """The answer of ``POST /predict``."""
+
+    request_id: str
+    model: str
+    version: int
+    predictions: list[Any]
+    probabilities: list[dict[str, float]] | None = Field(
+        None, description="Per record, class -> probability (classifiers only)."
+    )
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PromoteRequest(BaseModel):
+    """Body of ``POST /admin/promote``."""
+
+    model: str
+    version: int
+    alias: str = "production"
+    reason: str | None = None
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "loopline_requests",
+            "Requests by endpoint, model version and status.",
+            ["endpoint", "model", "version", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "loopline_request_latency_seconds",
+            "Request latency.",
+            ["endpoint"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "loopline_batch_rows",
+            "Rows per model call (micro-batching).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
+        self.loads = Counter(
+            "loopline_model_loads",
+            "Model loads, swaps and refusals.",
+            ["event", "model", "version"],
+            registry=self.registry,
+        )
+        self.serving = Gauge(
+            "loopline_serving_version",
+            "The version each role serves.",
+            ["role", "model"],
+            registry=self.registry,
+        )
+
+    def on_batch(self, info: BatchInfo) -> None:
+        self.batch_rows.observe(info.rows)
+
+    def on_event(self, kind: str, details: dict[str, Any]) -> None:
+        self.loads.labels(kind, details.get("model", ""), str(details.get("version", ""))).inc()
+        if kind in ("load", "swap"):
+            self.serving.labels(details["role"], details["model"]).set(details["version"])
+
+
+def create_app(service: PredictionService) -> FastAPI:
+    """The FastAPI application serving ``service`` (started and stopped by its lifespan)."""
+    metrics = _Metrics()
+    service.on_event = metrics.on_event
+    service.on_batch = metrics.on_batch
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.aclose()
+
+    app = FastAPI(
+        title="Loopline prediction service",
+        version=__version__,
+        description="Predictions of registered models, validated against their schema.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(LooplineError)
+    async def _loopline_error(request: Request, exc: LooplineError) -> JSONResponse:
+        status = status_of(exc)
+        body: dict[str, Any] = {"detail": str(exc), "hint": exc.hint}
+        if isinstance(exc, PayloadError):
+            body = exc.to_dict()
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        _count(request, status)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def _count(request: Request, status: int, answer: Answer | None = None) -> None:
+        metrics.requests.labels(
+            request.url.path,
+            answer.model if answer else "",
+            str(answer.version) if answer else "",
+            str(status),
+        ).inc()
+
+    async def _answer(request: Request, format: str) -> Answer:
+        _check_token(request, service.options.token, what="predictions")
+        raw = await _read_body(request, service.options.max_body_bytes)
+        frame, warnings = service.parse(raw, format=format)
+        with metrics.latency.labels(request.url.path).time():
+            answer = await service.predict(
+                frame, request_id=request.headers.get("x-request-id"), warnings=warnings
+            )
+        _count(request, 200, answer)
+        return answer
+
+    @app.post("/predict", response_model=PredictResponse, summary="Predict records or columns")
+    async def predict(request: Request) -> JSONResponse:
+        """Body: ``[{"f1": 1.0, ...}, ...]`` or ``{"columns": [...], "data": [[...]]}``."""
+        answer = await _answer(request, "loopline")
+        result = answer.result
+        body: dict[str, Any] = {
+            "request_id": answer.request_id,
+            "model": answer.model,
+            "version": answer.version,
+            "predictions": _plain(result.predictions),
+            "warnings": answer.warnings,
+        }
+        if result.probabilities is not None and result.classes is not None:
+            labels = [str(c) for c in _plain(result.classes)]
+            body["probabilities"] = [
+                dict(zip(labels, map(float, row), strict=True)) for row in result.probabilities
+            ]
+        return JSONResponse(body, headers=_headers(answer))
+
+    @app.post("/invocations", summary="MLflow scoring protocol")
+    async def invocations(request: Request) -> JSONResponse:
+        """Bodies of ``mlflow models serve``: ``dataframe_split``, ``dataframe_records``,
+        ``instances`` or ``inputs``; answers ``{"predictions": [...]}``."""
+        answer = await _answer(request, "mlflow")
+        return JSONResponse(
+            {"predictions": _plain(answer.result.predictions)}, headers=_headers(answer)
+        )
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: a model is loaded")
+    async def readyz() -> JSONResponse:
+        if not service.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        return JSONResponse({"status": "ready", "serving": service.describe()})
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/admin/reload", summary="Check the registry for alias moves now")
+    async def reload(request: Request) -> dict[str, Any]:
+        _check_admin(request, service.options.admin_token)
+        return {"swaps": await service.refresh(), "serving": service.describe()}
+
+    @app.post("/admin/promote", summary="Move an alias (after approval and infra validation)")
+    async def promote(request: Request, body: PromoteRequest) -> dict[str, Any]:
+        _check_admin(request, service.options.admin_token)
+        import asyncio
+
+        move = await asyncio.to_thread(
+            service.registry.promote, body.model, body.version, alias=body.alias, reason=body.reason
+        )
+        swaps = await service.refresh()
+        return {
+            "alias": move.alias,
+            "version": move.version,
+            "previous": move.previous,
+            "swaps": swaps,
+        }
+
+    return app
+
+
+def _headers(answer: Answer) -> dict[str, str]:
+    return {
+        "X-Request-ID": answer.request_id,
+        "X-Loopline-Model": f"{answer.model}/{answer.version}",
+        "X-Loopline-Role": answer.role,
+    }
+
+
+def _plain(values: np.ndarray) -> list[Any]:
+    return list(np.asarray(values).tolist())
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _check_token(request: Request, token: str | None, *, what: str) -> None:
+    if token is None:
+        return
+    given = _bearer(request)
+    if given is None or not hmac.compare_digest(given, token):
+        raise AuthError(f"This server needs a bearer token for {what}.")
+
+
+def _check_admin(request: Request, token: str | None) -> None:
+    if token is None:
+        raise AuthError(
+            "Administrative endpoints are off: the server was started without an admin token.",
+            status=403,
+        )
+    _check_token(request, token, what="administrative endpoints")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> PayloadError:
+    return PayloadError(
+        f"The request body is over the limit of {limit:,} bytes (at least {size:,}).",
+        errors=[],
+        status=413,
+        hint="Send fewer records per request, or start the server with a larger --max-body-bytes.",
+    )

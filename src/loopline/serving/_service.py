@@ -1,0 +1,371 @@
+"""The prediction service without its web framework: model slots, loading, hot swap.
+
+A service serves one *primary* model reference (``wine@production``) and optionally a
+*canary* (a weighted share of traffic) or a *shadow* (scores a copy of every request;
+only the primary answers). Each slot follows its reference: a watcher polls the registry,
+and when an alias moves the new version is loaded and warmed in a worker thread, then
+swapped in atomically between two batches. A version that fails to load (its package was
+altered, or it does not answer its samples) is refused and the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BackendUnavailableError, LooplineError
+from ._batcher import BatchResult, MicroBatcher, Predictions
+from ._payload import read_payload
+from ._request_log import RequestLog, prediction_outputs
+
+if TYPE_CHECKING:
+    from ..components import ModelPackage, Schema
+    from ..registry import ModelRef, Registry
+    from ..store import ModelVersion
+
+log = logging.getLogger(__name__)
+
+ROLES = ("primary", "canary", "shadow")
+
+
+@dataclass
+class ServingOptions:
+    """How the service behaves; every field has a sensible default.
+
+    Attributes:
+        canary_weight: Share of requests (0 to 1) the canary answers.
+        max_batch_size: Most rows predicted in one call.
+        max_wait_ms: Longest a request waits for others to share its batch.
+        max_body_bytes: Largest request body accepted.
+        max_rows: Most records in one request.
+        policy: ``strict`` refuses unseen categories; ``lenient`` lets the model's encoder
+            ignore them.
+        poll_interval: Seconds between checks of the registry for alias moves.
+        token: Bearer token required on ``/predict`` and ``/invocations`` (None: open).
+        admin_token: Bearer token of the administrative endpoints (None: they are off).
+        request_log_dir: Where the request log is written (None: no request log).
+    """
+
+    canary_weight: float = 0.0
+    max_batch_size: int = 64
+    max_wait_ms: float = 2.0
+    max_body_bytes: int = 1 << 20
+    max_rows: int = 10_000
+    policy: str = "strict"
+    poll_interval: float = 2.0
+    token: str | None = None
+    admin_token: str | None = None
+    request_log_dir: Path | None = None
+
+
+@dataclass
+class LoadedModel:
+    """One model version in memory, warmed and ready."""
+
+    name: str
+    version: int
+    package: ModelPackage
+    folder: Path
+    loaded_at: float = field(default_factory=time.time)
+
+    def predict(self, frame: pd.DataFrame) -> Predictions:
+        """Predict a batch; classifiers also give class probabilities."""
+        model = self.package.model
+        X = frame[self.package.features]
+        predictions = np.asarray(model.predict(X))
+        if self.package.task == "classification" and hasattr(model, "predict_proba"):
+            return Predictions(
+                predictions, np.asarray(model.predict_proba(X)), np.asarray(model.classes_)
+            )
+        return Predictions(predictions)
+
+
+@dataclass
+class Answer:
+    """What the service answers for one request."""
+
+    request_id: str
+    model: str
+    version: int
+    role: str
+    result: BatchResult
+    warnings: list[dict[str, Any]]
+    latency_ms: float
+
+
+class _Slot:
+    """A role's reference, its loaded model, and the batcher that serves it."""
+
+    def __init__(
+        self,
+        role: str,
+        ref: ModelRef,
+        loaded: LoadedModel,
+        options: ServingOptions,
+        on_batch: Callable[[Any], None] | None,
+    ) -> None:
+        self.role = role
+        self.ref = ref
+        self.loaded = loaded
+        self.versions: dict[int, LoadedModel] = {loaded.version: loaded}
+        self.refused: set[int] = set()
+        self.batcher = MicroBatcher(
+            loaded.predict,
+            max_batch_size=options.max_batch_size,
+            max_wait_ms=options.max_wait_ms,
+            on_batch=on_batch,
+        )
+
+    def swap(self, loaded: LoadedModel) -> LoadedModel:
+        """Serve ``loaded`` from the next batch on; return the version it replaced."""
+        old = self.loaded
+        self.versions[loaded.version] = loaded
+        self.loaded = loaded
+        self.batcher.predict = loaded.predict
+        return old
+
+    def version_of(self, result: BatchResult) -> LoadedModel:
+        """The loaded model whose predict function served a batch."""
+        for loaded in self.versions.values():
+            if result.served_by == loaded.predict:
+                return loaded
+        return self.loaded
+
+
+class PredictionService:
+    """Serves predictions of registered models, following their aliases.
+
+    Args:
+        registry: Where references are resolved and packages loaded (verified).
+        primary: The reference that answers, e.g. ``wine@production``.
+        canary: A reference answering ``options.canary_weight`` of the requests.
+        shadow: A reference that scores a copy of every request without answering.
+        options: Limits, batching, tokens and the request log.
+        on_event: Called with ``(kind, details)`` on loads, swaps and refusals (metrics).
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        primary: str,
+        *,
+        canary: str | None = None,
+        shadow: str | None = None,
+        options: ServingOptions | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_batch: Callable[[Any], None] | None = None,
+    ) -> None:
+        from ..registry import parse_ref
+
+        self.registry = registry
+        self.options = options or ServingOptions()
+        self.refs = {
+            role: parse_ref(text)
+            for role, text in (("primary", primary), ("canary", canary), ("shadow", shadow))
+            if text is not None
+        }
+        self.slots: dict[str, _Slot] = {}
+        self.on_event = on_event or (lambda kind, details: None)
+        self.on_batch = on_batch
+        self.request_log = (
+            RequestLog(self.options.request_log_dir) if self.options.request_log_dir else None
+        )
+        self._watcher: asyncio.Task[None] | None = None
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self._scratch = Path(__import__("tempfile").mkdtemp(prefix="loopline-serve-"))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Whether the primary model is loaded."""
+        return "primary" in self.slots
+
+    @property
+    def schema(self) -> Schema:
+        """The input schema requests are validated against (the primary model's)."""
+        return self.slots["primary"].loaded.package.schema
+
+    async def start(self) -> None:
+        """Load every slot's model, start the batchers and the alias watcher.
+
+        Raises:
+            NotFoundError: A reference names no model, alias or version.
+            LooplineError: A package cannot be loaded.
+        """
+        for role, ref in self.refs.items():
+            version = await asyncio.to_thread(self.registry.resolve, ref)
+            loaded = await asyncio.to_thread(self._load, version)
+            slot = _Slot(role, ref, loaded, self.options, self.on_batch)
+            slot.batcher.start()
+            self.slots[role] = slot
+            self.on_event("load", {"role": role, "model": loaded.name, "version": loaded.version})
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def aclose(self) -> None:
+        """Stop watching, drain the batchers, flush the request log."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        if self._shadow_tasks:
+            await asyncio.gather(*self._shadow_tasks, return_exceptions=True)
+        for slot in self.slots.values():
+            await slot.batcher.aclose()
+        if self.request_log is not None:
+            await asyncio.to_thread(self.request_log.close)
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # -- loading and swapping ---------------------------------------------------------------
+
+    def _load(self, version: ModelVersion) -> LoadedModel:
+        """Unpack (verified), load and warm a version; runs in a worker thread."""
+        from ..components import load_package
+
+        folder = self._scratch / f"{version.model}-{version.version}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(parents=True)
+        path = self.registry.package_path(version, into=folder)
+        package = load_package(path)
+        loaded = LoadedModel(version.model, version.version, package, folder)
+        loaded.predict(package.samples())  # warm: the first request pays nothing extra
+        return loaded
+
+    async def refresh(self) -> list[dict[str, Any]]:
+        """Check every slot's reference now; load and swap in versions that changed.
+
+        Returns:
+            One ``{role, model, version, previous}`` per swap made.
+        """
+        swaps = []
+        for role, slot in list(self.slots.items()):
+            try:
+                version = await asyncio.to_thread(self.registry.resolve, slot.ref)
+            except LooplineError as exc:
+                log.warning("Cannot resolve %s: %s", slot.ref, exc)
+                continue
+            if version.version == slot.loaded.version or version.version in slot.refused:
+                continue
+            try:
+                cached = slot.versions.get(version.version)
+                loaded = (
+                    cached if cached is not None else await asyncio.to_thread(self._load, version)
+                )
+            except Exception as exc:  # noqa: BLE001 - a bad package must not stop serving
+                slot.refused.add(version.version)
+                details = {
+                    "role": role,
+                    "model": version.model,
+                    "version": version.version,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+                log.error("Refused %s/%s: %s", version.model, version.version, details["error"])
+                self.on_event("refused", details)
+                continue
+            old = slot.swap(loaded)
+            swap = {
+                "role": role,
+                "model": loaded.name,
+                "version": loaded.version,
+                "previous": old.version,
+            }
+            self.on_event("swap", swap)
+            swaps.append(swap)
+        return swaps
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.poll_interval)
+            try:
+                await self.refresh()
+            except Exception:  # noqa: BLE001 - the watcher must outlive a bad poll
+                log.exception("Checking the registry for alias moves failed")
+
+    # -- predicting -------------------------------------------------------------------------
+
+    def parse(self, raw: bytes, *, format: str) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+        """Validate a request body against the primary model's schema.
+
+        Raises:
+            PayloadError: The body is malformed, too large, or invalid (status 413 or 422).
+            BackendUnavailableError: No model is loaded yet.
+        """
+        if not self.ready:
+            raise BackendUnavailableError("No model is loaded yet.", hint="Retry in a moment.")
+        result = read_payload(
+            raw,
+            self.schema,
+            format=format,  # type: ignore[arg-type]
+            policy=self.options.policy,  # type: ignore[arg-type]
+            max_bytes=self.options.max_body_bytes,
+            max_rows=self.options.max_rows,
+        )
+        return result.frame, [w.to_dict() for w in result.warnings]
+
+    async def predict(
+        self,
+        frame: pd.DataFrame,
+        *,
+        request_id: str | None = None,
+        warnings: list[dict[str, Any]] | None = None,
+    ) -> Answer:
+        """Route a validated frame to the primary or the canary; copy it to the shadow."""
+        start = time.perf_counter()
+        request_id = request_id or uuid.uuid4().hex
+        role = "primary"
+        if "canary" in self.slots and random.random() < self.options.canary_weight:
+            role = "canary"
+        slot = self.slots[role]
+        result = await slot.batcher.submit(frame)
+        loaded = slot.version_of(result)
+        latency = (time.perf_counter() - start) * 1000
+        self._log(loaded, request_id, frame, result, latency)
+        if "shadow" in self.slots:
+            task = asyncio.create_task(self._shadow(frame, request_id))
+            self._shadow_tasks.add(task)
+            task.add_done_callback(self._shadow_tasks.discard)
+        return Answer(
+            request_id, loaded.name, loaded.version, role, result, warnings or [], latency
+        )
+
+    async def _shadow(self, frame: pd.DataFrame, request_id: str) -> None:
+        slot = self.slots["shadow"]
+        start = time.perf_counter()
+        try:
+            result = await slot.batcher.submit(frame)
+        except Exception:  # noqa: BLE001 - the shadow never affects the answer
+            log.warning("Shadow model failed on request %s", request_id, exc_info=True)
+            return
+        loaded = slot.version_of(result)
+        self._log(loaded, request_id, frame, result, (time.perf_counter() - start) * 1000)
+
+    def _log(
+        self,
+        loaded: LoadedModel,
+        request_id: str,
+        frame: pd.DataFrame,
+        result: BatchResult,
+        latency_ms: float,
+    ) -> None:
+        if self.request_log is None:
+            return
+        outputs = prediction_outputs(result.predictions, result.probabilities, result.classes)
+        self.request_log.append(loaded.name, loaded.version, request_id, frame, outputs, latency_ms)
+
+    def describe(self) -> dict[str, Any]:
+        """Which version each role serves, for ``/readyz`` and the logs."""
+        return {
+            role: {"ref": str(slot.ref), "model": slot.loaded.name, "version": slot.loaded.version}
+            for role, slot in self.slots.items()
+        }

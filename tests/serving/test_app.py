@@ -1,0 +1,323 @@
+"""The prediction service on a real uvicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import uvicorn
+from sklearn.datasets import load_wine
+
+from loopline.artifacts import ArtifactStore
+from loopline.registry import Registry
+from loopline.serving import PredictionService, ServingOptions, create_app, read_request_log
+from loopline.store import Store
+
+from ..registry.conftest import train
+
+TOKEN, ADMIN = "s3cret-token", "admin-token"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with two approved versions of 'wine', v1 in production, v2 in staging."""
+    project = tmp_path_factory.mktemp("serving")
+    load_wine(as_frame=True).frame.to_csv(project / "wine.csv", index=False)
+    runs = [train(project, C=1.0).run.id, train(project, C=0.001).run.id]
+    with Store(f"sqlite:///{project / 'loopline.db'}") as store:
+        registry = Registry(store, ArtifactStore(project / "artifacts"))
+        for run_id in runs:
+            registry.register_run(run_id, name="wine", policy="auto")
+        registry.promote("wine", 1)
+        registry.promote("wine", 2, alias="staging")
+    return project
+
+
+class Server:
+    """A uvicorn server in a thread, and a registry on the same project."""
+
+    def __init__(
+        self, project: Path, service_args: dict[str, Any], options: ServingOptions
+    ) -> None:
+        self.store = Store(f"sqlite:///{project / 'loopline.db'}")
+        self.registry = Registry(self.store, ArtifactStore(project / "artifacts"), actor="test")
+        self.project = project
+        self.service = PredictionService(
+            self.registry,
+            service_args.pop("primary", "wine@production"),
+            options=options,
+            **service_args,
+        )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.service), host="127.0.0.1", port=self.port, log_level="error"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the server did not become ready")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.store.close()
+
+
+@pytest.fixture
+def project(trained: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "project"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+@pytest.fixture
+def server(project: Path) -> Iterator[Server]:
+    options = ServingOptions(
+        token=TOKEN,
+        admin_token=ADMIN,
+        request_log_dir=project / "requests",
+        poll_interval=0.1,
+        max_body_bytes=200_000,
+    )
+    with Server(project, {}, options) as running:
+        yield running
+
+
+def _records(n: int = 5, start: int = 0) -> list[dict[str, Any]]:
+    frame = load_wine(as_frame=True).frame.drop(columns="target")
+    return json.loads(frame.iloc[start : start + n].to_json(orient="records"))
+
+
+def _post(
+    server: Server, path: str, body: Any, *, token: str | None = TOKEN, raw: bytes | None = None
+) -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    content = raw if raw is not None else json.dumps(body).encode()
+    return httpx.post(f"{server.url}{path}", content=content, headers=headers, timeout=30)
+
+
+def test_predictions_match_load_model_exactly(server: Server) -> None:
+    records = _records(20)
+    answer = _post(server, "/predict", records)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    package = server.registry.load_package("wine@production")
+    frame = pd.DataFrame(records)[package.features]
+    assert body["predictions"] == package.model.predict(frame).tolist()
+    probabilities = package.model.predict_proba(frame)
+    for row, expected in zip(body["probabilities"], probabilities, strict=True):
+        assert [row[str(c)] for c in package.model.classes_] == pytest.approx(
+            expected.tolist(), abs=1e-12
+        )
+    assert (body["model"], body["version"]) == ("wine", 1)
+    assert answer.headers["x-loopline-model"] == "wine/1"
+    assert len(body["request_id"]) == 32
+
+
+def test_columns_format_and_mlflow_formats(server: Server) -> None:
+    records = _records(3)
+    columns = list(records[0])
+    expected = _post(server, "/predict", records).json()["predictions"]
+    data = [[r[c] for c in columns] for r in records]
+    assert (
+        _post(server, "/predict", {"columns": columns, "data": data}).json()["predictions"]
+        == expected
+    )
+    for body in (
+        {"dataframe_split": {"columns": columns, "data": data}},
+        {"dataframe_records": records},
+        {"instances": records},
+        {"inputs": {c: [r[c] for r in records] for c in columns}},
+    ):
+        answer = _post(server, "/invocations", body)
+        assert answer.status_code == 200, (body, answer.text)
+        assert answer.json() == {"predictions": expected}
+
+
+def _with(field: str, value: Any, index: int = 3, n: int = 5) -> bytes:
+    records = _records(n)
+    records[index][field] = value
+    return json.dumps(records).encode()
+
+
+BAD = [
+    ("malformed JSON", b'[{"alcohol": ', 422, "not valid JSON"),
+    ("empty list", b"[]", 422, "no records"),
+    ("not records", b'"hello"', 422, ""),
+    ("wrong type in one record", _with("alcohol", "strong"), 422, "record 3, field 'alcohol'"),
+    ("NaN", _with("alcohol", "NaN").replace(b'"NaN"', b"NaN"), 422, "record 3, field 'alcohol'"),
+    (
+        "Infinity",
+        _with("ash", 0).replace(b'"ash": 0', b'"ash": Infinity'),
+        422,
+        "record 3, field 'ash'",
+    ),
+    (
+        "huge number",
+        _with("ash", 0).replace(b'"ash": 0', b'"ash": 1e400'),
+        422,
+        "record 3, field 'ash'",
+    ),
+    ("very long string", _with("hue", "x" * 20_000), 422, "record 3, field 'hue'"),
+    ("unknown field", _with("colour", 1.0), 422, "colour"),
+    (
+        "missing field",
+        json.dumps([{k: v for k, v in r.items() if k != "proline"} for r in _records(2)]).encode(),
+        422,
+        "proline",
+    ),
+    ("body over the limit", json.dumps(_records(1) * 2000).encode(), 413, "over the limit"),
+]
+
+
+@pytest.mark.parametrize(("name", "raw", "status", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_requests_get_a_4xx_with_a_useful_message(
+    server: Server, name: str, raw: bytes, status: int, message: str
+) -> None:
+    answer = _post(server, "/predict", None, raw=raw)
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert message in json.dumps(body)
+    assert body["errors"] and all("message" in e for e in body["errors"])
+
+
+def test_tokens(server: Server) -> None:
+    no_token = _post(server, "/predict", _records(1), token=None)
+    assert no_token.status_code == 401 and "bearer token" in no_token.json()["detail"]
+    assert no_token.headers["www-authenticate"] == "Bearer"
+    assert _post(server, "/predict", _records(1), token="wrong").status_code == 401
+    assert _post(server, "/admin/reload", {}, token=TOKEN).status_code == 401
+    reload = _post(server, "/admin/reload", {}, token=ADMIN)
+    assert reload.status_code == 200 and reload.json()["serving"]["primary"]["version"] == 1
+
+
+def test_admin_endpoints_are_off_without_an_admin_token(project: Path) -> None:
+    with Server(project, {}, ServingOptions()) as running:
+        answer = _post(running, "/admin/reload", {}, token="anything")
+        assert (
+            answer.status_code == 403
+            and "started without an admin token" in answer.json()["detail"]
+        )
+        assert _post(running, "/predict", _records(1), token=None).status_code == 200
+
+
+def test_health_readiness_metrics_openapi(server: Server) -> None:
+    _post(server, "/predict", _records(2))
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/readyz").json()["serving"]["primary"] == {
+        "ref": "wine@production",
+        "model": "wine",
+        "version": 1,
+    }
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert (
+        'loopline_requests_total{endpoint="/predict",model="wine",status="200",version="1"} 1.0'
+        in metrics
+    )
+    assert (
+        "loopline_request_latency_seconds_bucket" in metrics
+        and "loopline_batch_rows_bucket" in metrics
+    )
+    assert 'loopline_serving_version{model="wine",role="primary"} 1.0' in metrics
+    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    assert {"/predict", "/invocations", "/healthz", "/readyz", "/metrics"} <= set(paths)
+
+
+def test_hot_swap_under_load_fails_no_request(server: Server) -> None:
+    records = _records(1)
+    seen: Counter[int] = Counter()
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(headers={"authorization": f"Bearer {TOKEN}"}) as http:
+            while not stop.is_set():
+                answer = http.post(f"{server.url}/predict", json=records, timeout=30)
+                if answer.status_code != 200:
+                    failures.append(answer.text)
+                else:
+                    seen[answer.json()["version"]] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    server.registry.promote("wine", 2, reason="swap under load")
+    deadline = time.monotonic() + 20
+    while seen[2] < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert seen[1] > 0 and seen[2] >= 20
+
+
+def test_altered_package_is_refused_and_the_old_version_keeps_serving(server: Server) -> None:
+    version = server.store.models.get("wine", 2)  # infra-validated when it went to staging
+    record = server.store.artifacts.get(version.artifact_id)
+    with open(server.registry.artifacts.locate(record.uri), "r+b") as fh:
+        fh.seek(200)
+        fh.write(b"tampered")
+    server.store.models.move_alias("wine", "production", 2, actor="test")
+    swaps = _post(server, "/admin/reload", {}, token=ADMIN).json()["swaps"]
+    assert swaps == []
+    answer = _post(server, "/predict", _records(2))
+    assert answer.status_code == 200 and answer.json()["version"] == 1
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'loopline_model_loads_total{event="refused",model="wine",version="2"} 1.0' in metrics
+
+
+def test_canary_splits_traffic_and_names_the_version(project: Path) -> None:
+    options = ServingOptions(canary_weight=0.5, request_log_dir=project / "requests")
+    with Server(project, {"canary": "wine@staging"}, options) as running:
+        versions = Counter(
+            _post(running, "/predict", _records(1), token=None).json()["version"] for _ in range(60)
+        )
+    assert set(versions) == {1, 2} and min(versions.values()) >= 5
+
+
+def test_shadow_scores_a_copy_and_only_the_primary_answers(project: Path) -> None:
+    options = ServingOptions(request_log_dir=project / "requests")
+    with Server(project, {"shadow": "wine@staging"}, options) as running:
+        ids = [_post(running, "/predict", _records(2), token=None).json() for _ in range(5)]
+    assert {answer["version"] for answer in ids} == {1}
+    logged, stats = read_request_log(project / "requests", "wine")
+    assert stats.files_skipped == 0
+    by_version = logged.groupby("version")["request_id"].apply(set).to_dict()
+    assert by_version["1"] == by_version["2"] == {answer["request_id"] for answer in ids}
+
+
+def test_request_log_is_flushed_on_shutdown(project: Path) -> None:
+    options = ServingOptions(request_log_dir=project / "requests")
+    with Server(project, {}, options) as running:
+        answers = [
+            _post(running, "/predict", _records(3, start=i), token=None).json() for i in range(4)
+        ]
+    logged, _ = read_request_log(project / "requests", "wine")
+    assert len(logged) == 12
+    assert set(logged["request_id"]) == {a["request_id"] for a in answers}
+    assert {"in.alcohol", "out.prediction", "out.proba.0", "latency_ms"} <= set(logged.columns)
