@@ -221,6 +221,36 @@ def predict(
 
 
 @app.command()
+def monitor(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME.")],
+    window: Annotated[
+        str | None, typer.Option(help="How far back to look: 30m, 1h, 2d (default: all).")
+    ] = None,
+    last: Annotated[int | None, typer.Option(help="Only the latest N records.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the HTML report here.")
+    ] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Compare a window of requests with the model's training data: drift and performance."""
+    from ._monitor import monitor_command
+
+    monitor_command(project, model, window=window, last=last, output=output)
+
+
+@app.command()
+def feedback(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON with request_id, label (and row).")],
+    model: Annotated[str, typer.Option(help="The model the requests went to.")],
+    project: ProjectOption = None,
+) -> None:
+    """Attach ground-truth labels to logged requests (for performance monitoring)."""
+    from ._monitor import feedback_command
+
+    feedback_command(project, file, model)
+
+
+@app.command()
 def report(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
     output: Annotated[

@@ -87,6 +87,14 @@ class PromoteRequest(BaseModel):
     reason: str | None = None
 
 
+class FeedbackRecord(BaseModel):
+    """One label for a record of an earlier request."""
+
+    request_id: str
+    label: Any
+    row: int = Field(0, ge=0, description="The record within the request.")
+
+
 class _Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -208,6 +216,33 @@ def create_app(service: PredictionService) -> FastAPI:
         return JSONResponse(
             {"predictions": _plain(answer.result.predictions)}, headers=_headers(answer)
         )
+
+    @app.post("/feedback", summary="Attach ground-truth labels to earlier requests")
+    async def feedback(request: Request, records: list[FeedbackRecord]) -> JSONResponse:
+        """Labels arrive late; monitoring turns them into performance per window."""
+        import asyncio
+
+        from ..monitoring import attach_feedback
+
+        _check_token(request, service.options.token, what="feedback")
+        if service.options.request_log_dir is None:
+            raise InvalidInputError(
+                "This server keeps no request log, so labels cannot be matched to requests.",
+                hint="Start it with a request log (loopline serve keeps one).",
+            )
+        if service.request_log is not None:
+            # Requests answered a moment ago may still wait in the log's queue.
+            await asyncio.to_thread(service.request_log.flush, 10.0)
+        result = await asyncio.to_thread(
+            attach_feedback,
+            service.registry.store,
+            service.options.request_log_dir,
+            service.slots["primary"].loaded.name,
+            [r.model_dump() for r in records],
+        )
+        status = 200 if result.accepted or not records else 422
+        body = {"accepted": result.accepted, "rejected": result.rejected}
+        return JSONResponse(body, status_code=status)
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -139,8 +139,7 @@ def translate_errors(engine: Engine) -> Iterator[None]:
     except sa.exc.DatabaseError as exc:
         raise StoreIntegrityError(
             f"The metadata store at {shown} cannot be read: {exc.orig}",
-            hint="Point LOOPLINE_STORE_URL (or [store] url) at a Loopline store, or at a new "
-            "file.",
+            hint="Point LOOPLINE_STORE_URL (or [store] url) at a Loopline store, or at a new file.",
             url=shown,
         ) from exc
 

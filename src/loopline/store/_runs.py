@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import builtins
 import os
-from contextlib import contextmanager
 import socket
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa

@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 #: Alembic's version table under a name of our own: Optuna keeps its studies in the same
 #: database (so an interrupted search resumes) and has its own ``alembic_version``.
 VERSION_TABLE = "loopline_alembic_version"
@@ -220,4 +220,54 @@ alias_history = Table(
     Column("actor", String(200), nullable=False),
     Column("reason", Text, nullable=True),
     Index("ix_alias_history_model", "model_id", "alias"),
+)
+
+monitoring_reports = Table(
+    "monitoring_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("window_start", Float, nullable=True),
+    Column("window_end", Float, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("drift_share", Float, nullable=True),  # None: nothing compared (empty window)
+    Column("dataset_drift", Boolean, nullable=False),
+    Column("drifted", Text, nullable=False, default="[]"),  # JSON: drifted feature names
+    # JSON: the flat signals alert rules read (drift_share, psi.<f>, metric.<m>, decay.<m>)
+    Column("signals", Text, nullable=False, default="{}"),
+    Column("artifact_id", ForeignKey("artifacts.id"), nullable=True),  # the full report
+    Column("created_at", Float, nullable=False),
+    Index("ix_monitoring_reports_model", "model", "window_end"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("row", Integer, nullable=False),  # the record within the request
+    Column("label", Text, nullable=False),  # JSON: the true value
+    Column("received_at", Float, nullable=False),
+    UniqueConstraint("model", "request_id", "row", name="uq_feedback_record"),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(200), primary_key=True),  # e.g. "controller"
+    Column("holder", String(200), nullable=False),  # user@host:pid
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),  # a lock not renewed in time is stale
+)
+
+state = Table(
+    "state",
+    metadata,
+    Column("key", String(200), primary_key=True),  # e.g. "controller.canary"
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", Float, nullable=False),
 )

@@ -8,7 +8,9 @@ from ._artifact_records import ArtifactRecords
 from ._engine import create_engine, ensure_schema
 from ._events import EventLog
 from ._lineage import LineageStore
+from ._locks import LockStore, StateStore
 from ._models import ModelStore
+from ._monitoring import MonitoringStore
 from ._runs import RunStore
 from ._tracking import TrackingStore
 
@@ -27,6 +29,9 @@ class Store:
         tracking: Params, metrics and tags (:class:`TrackingStore`).
         events: The append-only event log (:class:`EventLog`).
         models: Registered models, versions and aliases (:class:`ModelStore`).
+        monitoring: Window reports and label feedback (:class:`MonitoringStore`).
+        locks: Named locks, e.g. one controller per project (:class:`LockStore`).
+        state: Small durable JSON values by key (:class:`StateStore`).
 
     Raises:
         ConfigError: The URL is invalid or its driver is missing.
@@ -44,6 +49,9 @@ class Store:
         self.tracking = TrackingStore(self.engine)
         self.events = EventLog(self.engine)
         self.models = ModelStore(self.engine)
+        self.monitoring = MonitoringStore(self.engine)
+        self.locks = LockStore(self.engine)
+        self.state = StateStore(self.engine)
 
     def close(self) -> None:
         """Release the database connections."""

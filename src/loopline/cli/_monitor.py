@@ -1,0 +1,98 @@
+"""``loopline monitor`` and ``loopline feedback``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from ..errors import InvalidInputError
+from ._output import console
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_window(text: str) -> timedelta:
+    """``90s``, ``30m``, ``1h``, ``2d``, ``1w`` as a timedelta.
+
+    Raises:
+        InvalidInputError: Not a number followed by s, m, h, d or w.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if match is None or float(match[1]) <= 0:
+        raise InvalidInputError(
+            f"--window takes a duration like 30m, 1h or 2d. Got {text!r} instead.",
+            value=text,
+        )
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+def monitor_command(
+    project: Path | None, model: str, *, window: str | None, last: int | None, output: Path | None
+) -> None:
+    """Monitor one window and print what it found."""
+    from rich.markup import escape
+
+    from ..monitoring import monitor
+    from ._models import open_registry
+
+    if window is not None and last is not None:
+        raise InvalidInputError("Give --window or --last, not both.")
+    span = parse_window(window) if window else None
+    with open_registry(project) as registry:
+        from ..config import load_settings
+
+        state = load_settings(project).state_dir
+        result = monitor(registry, model, request_log=state / "requests", window=span, last=last)
+        out = console()
+        out.print(
+            f"[bold]{result.model}/{result.version}[/]: {result.rows} records in "
+            f"{result.requests} requests"
+        )
+        for note in result.notes:
+            out.print(f"  note: {escape(note)}")
+        drift = result.drift
+        if result.rows:
+            verdict = "[red]drift[/]" if drift.dataset_drift else "[green]no drift[/]"
+            out.print(
+                f"  {verdict}: {len(drift.drifted_features)} of {drift.n_compared} features "
+                f"drifted (threshold {drift.drift_share:.0%})"
+            )
+            for feature in drift.features:
+                if feature.drifted:
+                    out.print(f"   - {escape(feature.name)}: {escape('; '.join(feature.reasons))}")
+            if drift.prediction is not None and drift.prediction.drifted:
+                out.print(f"   - predictions: {escape('; '.join(drift.prediction.reasons))}")
+        if result.performance:
+            perf = result.performance
+            shown = ", ".join(
+                f"{k} {v:.4f} (holdout {perf['holdout'].get(k, float('nan')):.4f})"
+                for k, v in sorted(perf["metrics"].items())
+            )
+            out.print(f"  performance on {perf['labelled_rows']} labelled records: {shown}")
+        out.print(f"  stored as monitoring report #{result.report_id}")
+        if output is not None:
+            from ._monitoring_html import write_monitoring_report
+
+            write_monitoring_report(registry, result, output)
+            out.print(f"  wrote {output}")
+
+
+def feedback_command(project: Path | None, file: Path, model: str) -> None:
+    """Attach the labels of a file; list what was rejected and why."""
+    from rich.markup import escape
+
+    from ..config import load_settings
+    from ..monitoring import attach_feedback, read_feedback_file
+    from ..store import Store
+
+    records = read_feedback_file(file)
+    settings = load_settings(project)
+    with Store(settings.store_url) as store:
+        result = attach_feedback(store, settings.state_dir / "requests", model, records)
+    out = console()
+    out.print(f"Attached {result.accepted} label(s) to requests of {model}.")
+    for rejected in result.rejected[:20]:
+        out.print(f"  rejected record {rejected['index']}: {escape(rejected['reason'])}")
+    if len(result.rejected) > 20:
+        out.print(f"  … and {len(result.rejected) - 20} more rejected")

@@ -1,0 +1,30 @@
+"""Monitoring: drift and performance of served models against what they were trained on.
+
+``monitor(registry, "wine@production", request_log=...)`` scores a window of logged
+requests against the training statistics the model package carries, adds performance
+from labels attached with ``attach_feedback``, and stores the result.
+"""
+
+from ._baseline import FeatureBaseline as FeatureBaseline
+from ._drift import DriftDetector as DriftDetector
+from ._feedback import FeedbackResult as FeedbackResult
+from ._feedback import attach_feedback as attach_feedback
+from ._feedback import read_feedback_file as read_feedback_file
+from ._monitor import MonitoringResult as MonitoringResult
+from ._monitor import monitor as monitor
+from ._monitor import signals_of as signals_of
+from ._report import DriftReport as DriftReport
+from ._report import FeatureDrift as FeatureDrift
+
+__all__ = [
+    "DriftDetector",
+    "DriftReport",
+    "FeatureBaseline",
+    "FeatureDrift",
+    "FeedbackResult",
+    "MonitoringResult",
+    "attach_feedback",
+    "monitor",
+    "read_feedback_file",
+    "signals_of",
+]

@@ -1,0 +1,265 @@
+"""One monitoring window: read the request log, compare with the model's baseline, store it.
+
+The reference side is the training statistics stored in the model package, so only the
+window is scanned. Labels that arrived as feedback turn into performance metrics for the
+window and their decay against the model's holdout metrics. Each window is stored (a
+summary row with the flat *signals* alert rules read, and the full report as an artifact)
+and recorded as an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..components import compute_statistics, metric_direction
+from ..components._evaluate import score_predictions
+from ._drift import DriftDetector
+from ._report import DriftReport
+
+if TYPE_CHECKING:
+    from ..components import ModelPackage
+    from ..registry import Registry
+    from ..store import ModelVersion
+
+INPUT, OUTPUT = "in.", "out."
+
+
+@dataclass
+class MonitoringResult:
+    """What one monitoring window found."""
+
+    model: str
+    version: int
+    window_start: float | None
+    window_end: float
+    rows: int
+    requests: int
+    skipped_files: int
+    drift: DriftReport
+    performance: dict[str, Any] | None
+    signals: dict[str, float]
+    report_id: int = 0
+    current_statistics: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, stored as the window's artifact."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "window": {
+                "start": self.window_start,
+                "end": self.window_end,
+                "rows": self.rows,
+                "requests": self.requests,
+                "skipped_files": self.skipped_files,
+            },
+            "drift": self.drift.to_dict(),
+            "performance": self.performance,
+            "signals": self.signals,
+            "current_statistics": self.current_statistics,
+            "notes": self.notes,
+        }
+
+
+def monitor(
+    registry: Registry,
+    ref: str,
+    *,
+    request_log: Path,
+    window: timedelta | None = None,
+    last: int | None = None,
+    now: datetime | None = None,
+    detector: DriftDetector | None = None,
+) -> MonitoringResult:
+    """Monitor the version behind ``ref`` over a window of its logged requests.
+
+    Args:
+        registry: The registry the model is resolved in (its package is verified).
+        ref: ``NAME@ALIAS`` or ``NAME/VERSION``.
+        request_log: The request log's folder.
+        window: How far back from ``now`` to look (default: everything logged).
+        last: Only the latest this many records instead of a time window.
+        now: The end of the window (default: now).
+        detector: The drift detector's settings (default thresholds when None).
+
+    Returns:
+        The result, stored in the metadata store (``report_id``).
+
+    Raises:
+        NotFoundError: The reference names no model, alias or version.
+    """
+    version = registry.resolve(ref)
+    package = registry.load_package(f"{version.model}/{version.version}")
+    end = now or datetime.now(timezone.utc)
+    start = end - window if window is not None else None
+    frame, read = _read_window(request_log, version, start, end, last)
+    features = frame[[f"{INPUT}{f}" for f in package.features if f"{INPUT}{f}" in frame]]
+    features = features.rename(columns=lambda c: c[len(INPUT) :])
+    predictions = frame.get(f"{OUTPUT}prediction")
+    fitted = (detector or DriftDetector()).fit(package.statistics, package.prediction_statistics)
+    drift = fitted.score(features, predictions=predictions if len(frame) else None)
+    performance = _performance(registry, version, package, frame)
+    result = MonitoringResult(
+        model=version.model,
+        version=version.version,
+        window_start=start.timestamp() if start else _first_time(frame),
+        window_end=end.timestamp(),
+        rows=len(frame),
+        requests=int(frame["request_id"].nunique()) if len(frame) else 0,
+        skipped_files=read.files_skipped,
+        drift=drift,
+        performance=performance,
+        signals=signals_of(drift, performance, len(frame)),
+        current_statistics=compute_statistics(features) if len(features) else None,
+        notes=list(drift.notes)
+        + (
+            [f"{read.files_skipped} request-log file(s) could not be read and were skipped"]
+            if read.files_skipped
+            else []
+        ),
+    )
+    _store(registry, result)
+    return result
+
+
+def _read_window(
+    root: Path, version: ModelVersion, start: datetime | None, end: datetime, last: int | None
+) -> tuple[pd.DataFrame, Any]:
+    from ..serving import read_request_log
+
+    if not (root / f"model={version.model}").exists():
+        from ..serving._request_log import ReadStats
+
+        return pd.DataFrame({"request_id": [], "version": []}), ReadStats(0, 0, 0)
+    frame, read = read_request_log(root, version.model, since=start, until=end, last=last)
+    if len(frame):
+        frame = frame[frame["version"].astype(str) == str(version.version)]
+    return frame.reset_index(drop=True), read
+
+
+def _first_time(frame: pd.DataFrame) -> float | None:
+    if not len(frame) or "timestamp" not in frame:
+        return None
+    return float(pd.to_datetime(frame["timestamp"]).min().timestamp())
+
+
+def _performance(
+    registry: Registry, version: ModelVersion, package: ModelPackage, frame: pd.DataFrame
+) -> dict[str, Any] | None:
+    """Window metrics on the records that have labels, and their decay vs the holdout."""
+    if not len(frame):
+        return None
+    labels = registry.store.monitoring.labels(version.model, frame["request_id"].unique())
+    if not labels:
+        return None
+    keys = list(zip(frame["request_id"], frame["row"].astype(int), strict=True))
+    mask = np.array([key in labels for key in keys])
+    labelled = frame[mask]
+    y_true = np.array([labels[key] for key, keep in zip(keys, mask, strict=True) if keep])
+    y_pred = labelled[f"{OUTPUT}prediction"].to_numpy()
+    proba, classes = None, None
+    if package.task == "classification":
+        classes = package.manifest.get("classes") or []
+        columns = [f"{OUTPUT}proba.{c}" for c in classes]
+        if classes and all(c in labelled for c in columns):
+            proba = labelled[columns].to_numpy(dtype=float)
+        y_true = _like(y_true, y_pred)
+    metrics, skipped = score_predictions(package.task, y_true, y_pred, proba=proba, labels=classes)
+    holdout = package.evaluation.get("metrics", {})
+    decay = {}
+    for metric, value in metrics.items():
+        if metric in holdout:
+            gap = holdout[metric] - value
+            decay[metric] = gap if metric_direction(metric) == "max" else -gap
+    return {
+        "labelled_rows": int(mask.sum()),
+        "metrics": metrics,
+        "skipped": skipped,
+        "holdout": {k: v for k, v in holdout.items() if k in metrics},
+        "decay": decay,
+    }
+
+
+def _like(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Labels in the predictions' type (JSON may turn class 1 into "1" or 1.0)."""
+    try:
+        return y_true.astype(y_pred.dtype)
+    except (TypeError, ValueError):
+        return y_true.astype(str)
+
+
+def signals_of(
+    drift: DriftReport, performance: dict[str, Any] | None, rows: int
+) -> dict[str, float]:
+    """The flat numbers alert rules and triggers read (``drift_share``, ``psi.<f>``, ...)."""
+    signals: dict[str, float] = {"rows": float(rows)}
+    if drift.share_drifted is not None:
+        signals["drift_share"] = float(drift.share_drifted)
+        signals["dataset_drift"] = float(drift.dataset_drift)
+    for feature in drift.features:
+        if feature.psi is not None:
+            signals[f"psi.{feature.name}"] = float(feature.psi)
+    if drift.prediction is not None and drift.prediction.psi is not None:
+        signals["psi.prediction"] = float(drift.prediction.psi)
+    for key in ("metrics", "decay"):
+        for metric, value in (performance or {}).get(key, {}).items():
+            signals[f"{'metric' if key == 'metrics' else 'decay'}.{metric}"] = float(value)
+    if performance:
+        signals["labelled_rows"] = float(performance["labelled_rows"])
+    return signals
+
+
+def _store(registry: Registry, result: MonitoringResult) -> None:
+    blob = registry.artifacts.save(result.to_dict())
+    record = registry.store.artifacts.add(
+        uri=blob.uri,
+        sha256=blob.sha256,
+        type="monitoring.report",
+        materializer=blob.materializer,
+        size=blob.size,
+        metadata={"model": result.model, "version": result.version},
+    )
+    result.report_id = registry.store.monitoring.add_report(
+        model=result.model,
+        version=result.version,
+        window_start=result.window_start,
+        window_end=result.window_end,
+        rows=result.rows,
+        drift_share=result.drift.share_drifted,
+        dataset_drift=result.drift.dataset_drift,
+        drifted=result.drift.drifted_features,
+        signals=result.signals,
+        artifact_id=record.id,
+    )
+    registry.store.events.append(
+        "monitoring.window",
+        "model",
+        f"{result.model}/{result.version}",
+        actor="monitor",
+        reason=_headline(result),
+        payload={
+            "report": result.report_id,
+            "rows": result.rows,
+            "drifted": result.drift.drifted_features,
+        },
+    )
+
+
+def _headline(result: MonitoringResult) -> str:
+    if result.rows == 0:
+        return "no requests in the window"
+    drifted = result.drift.drifted_features
+    text = f"{len(drifted)} of {result.drift.n_compared} features drifted" + (
+        f" ({', '.join(drifted)})" if drifted else ""
+    )
+    if result.performance:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.performance["metrics"].items()))
+        text += f"; on {result.performance['labelled_rows']} labelled rows: {shown}"
+    return text
