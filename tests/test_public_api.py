@@ -13,11 +13,14 @@ import loopline
 PUBLIC_PACKAGES = [
     "loopline",
     "loopline.artifacts",
+    "loopline.automation",
     "loopline.components",
     "loopline.errors",
+    "loopline.monitoring",
     "loopline.pipeline",
     "loopline.registry",
     "loopline.reports",
+    "loopline.serving",
     "loopline.store",
 ]
 

@@ -21,6 +21,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,10 @@ KNOWN_SECTIONS = (
     "training",
     "blessing",
     "model",
+    "monitoring",
+    "alerts",
+    "triggers",
+    "automation",
 )
 
 
@@ -232,3 +237,21 @@ def _relative_to(url: str, root: Path) -> str:
     if "://" not in url and not Path(url).is_absolute():
         return str(root / url)
     return url
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str, *, what: str = "duration") -> timedelta:
+    """``90s``, ``30m``, ``1h``, ``2d``, ``1w`` as a timedelta.
+
+    Raises:
+        ConfigError: Not a positive number followed by s, m, h, d or w.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
+    if match is None or float(match[1]) <= 0:
+        raise ConfigError(
+            f"The {what} must be a duration like 30m, 1h or 2d. Got {text!r} instead.",
+            value=text,
+        )
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})

@@ -251,6 +251,42 @@ def feedback(
 
 
 @app.command()
+def watch(
+    once: Annotated[
+        bool, typer.Option("--once", help="Check once, act, and exit (for cron).")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between checks.")] = 60.0,
+    project: ProjectOption = None,
+) -> None:
+    """Run the controller: monitor, alert, retrain on triggers, bless, canary, promote."""
+    from ._watch import watch_command
+
+    watch_command(project, once=once, interval=interval)
+
+
+@app.command()
+def retrain(project: ProjectOption = None) -> None:
+    """Retrain now (a manual trigger): bless, register and promote as the policy says."""
+    from ._watch import retrain_command
+
+    retrain_command(project)
+
+
+@app.command()
+def events(
+    limit: Annotated[int, typer.Option(help="How many events to show.")] = 50,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind, or a prefix like 'alert.*'.")
+    ] = None,
+    project: ProjectOption = None,
+) -> None:
+    """The decisions and changes of the project, newest last, with who and why."""
+    from ._watch import events_command
+
+    events_command(project, limit=limit, kind=kind)
+
+
+@app.command()
 def report(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
     output: Annotated[

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 
 from ..errors import InvalidInputError
 from ._output import console
 
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
 
 def parse_window(text: str) -> timedelta:
-    """``90s``, ``30m``, ``1h``, ``2d``, ``1w`` as a timedelta.
+    """``--window`` as a timedelta (see :func:`loopline.config.parse_duration`)."""
+    from ..config import parse_duration
 
-    Raises:
-        InvalidInputError: Not a number followed by s, m, h, d or w.
-    """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
-    if match is None or float(match[1]) <= 0:
-        raise InvalidInputError(
-            f"--window takes a duration like 30m, 1h or 2d. Got {text!r} instead.",
-            value=text,
-        )
-    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+    return parse_duration(text, what="--window")
 
 
 def monitor_command(

@@ -20,6 +20,7 @@ from ._evaluate import METRICS as METRICS
 from ._evaluate import Evaluation as Evaluation
 from ._evaluate import evaluate as evaluate
 from ._evaluate import metric_direction as metric_direction
+from ._ingest import resolve_source as resolve_source
 from ._package import ModelPackage as ModelPackage
 from ._package import load_package as load_package
 from ._package import write_package as write_package
@@ -85,6 +86,7 @@ __all__ = [
     "parse_search_space",
     "parse_workflow_config",
     "psi",
+    "resolve_source",
     "schema",
     "select",
     "split",

@@ -5,6 +5,11 @@ requests against the training statistics the model package carries, adds perform
 from labels attached with ``attach_feedback``, and stores the result.
 """
 
+from ._alerts import Alert as Alert
+from ._alerts import AlertDispatcher as AlertDispatcher
+from ._alerts import AlertRule as AlertRule
+from ._alerts import evaluate_rules as evaluate_rules
+from ._alerts import parse_rules as parse_rules
 from ._baseline import FeatureBaseline as FeatureBaseline
 from ._drift import DriftDetector as DriftDetector
 from ._feedback import FeedbackResult as FeedbackResult
@@ -13,10 +18,14 @@ from ._feedback import read_feedback_file as read_feedback_file
 from ._monitor import MonitoringResult as MonitoringResult
 from ._monitor import monitor as monitor
 from ._monitor import signals_of as signals_of
+from ._monitor import window_performance as window_performance
 from ._report import DriftReport as DriftReport
 from ._report import FeatureDrift as FeatureDrift
 
 __all__ = [
+    "Alert",
+    "AlertDispatcher",
+    "AlertRule",
     "DriftDetector",
     "DriftReport",
     "FeatureBaseline",
@@ -24,7 +33,10 @@ __all__ = [
     "FeedbackResult",
     "MonitoringResult",
     "attach_feedback",
+    "evaluate_rules",
     "monitor",
+    "parse_rules",
     "read_feedback_file",
     "signals_of",
+    "window_performance",
 ]

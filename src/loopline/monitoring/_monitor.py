@@ -25,7 +25,7 @@ from ._report import DriftReport
 if TYPE_CHECKING:
     from ..components import ModelPackage
     from ..registry import Registry
-    from ..store import ModelVersion
+    from ..store import ModelVersion, Store
 
 INPUT, OUTPUT = "in.", "out."
 
@@ -105,7 +105,7 @@ def monitor(
     predictions = frame.get(f"{OUTPUT}prediction")
     fitted = (detector or DriftDetector()).fit(package.statistics, package.prediction_statistics)
     drift = fitted.score(features, predictions=predictions if len(frame) else None)
-    performance = _performance(registry, version, package, frame)
+    performance = window_performance(registry.store, version.model, package, frame)
     result = MonitoringResult(
         model=version.model,
         version=version.version,
@@ -150,13 +150,14 @@ def _first_time(frame: pd.DataFrame) -> float | None:
     return float(pd.to_datetime(frame["timestamp"]).min().timestamp())
 
 
-def _performance(
-    registry: Registry, version: ModelVersion, package: ModelPackage, frame: pd.DataFrame
+def window_performance(
+    store: Store, model: str, package: ModelPackage, frame: pd.DataFrame
 ) -> dict[str, Any] | None:
-    """Window metrics on the records that have labels, and their decay vs the holdout."""
+    """Metrics on the logged records of ``frame`` that have labels, and their decay vs the
+    package's holdout metrics; None when no record has a label."""
     if not len(frame):
         return None
-    labels = registry.store.monitoring.labels(version.model, frame["request_id"].unique())
+    labels = store.monitoring.labels(model, frame["request_id"].unique())
     if not labels:
         return None
     keys = list(zip(frame["request_id"], frame["row"].astype(int), strict=True))

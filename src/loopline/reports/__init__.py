@@ -23,6 +23,7 @@ from ._html import render_badge as render_badge
 from ._html import render_note as render_note
 from ._html import render_page as render_page
 from ._html import render_table as render_table
+from ._monitoring_report import render_monitoring_report as render_monitoring_report
 from ._run_report import SupportsToDict as SupportsToDict
 from ._run_report import render_run_report as render_run_report
 from ._run_report import write_report as write_report
@@ -56,6 +57,7 @@ __all__ = [
     "format_percent",
     "format_timestamp",
     "render_badge",
+    "render_monitoring_report",
     "render_note",
     "render_page",
     "render_run_report",

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..components import METRICS
 from loopline.errors import InvalidInputError
 
+from ..components import METRICS
 from ._html import (
     Markup,
     Section,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import BackendUnavailableError, LooplineError
+from ..errors import BackendUnavailableError, LooplineError, NotFoundError
 from ._batcher import BatchResult, MicroBatcher, Predictions
 from ._payload import read_payload
 from ._request_log import RequestLog, prediction_outputs
@@ -206,13 +206,24 @@ class PredictionService:
             LooplineError: A package cannot be loaded.
         """
         for role, ref in self.refs.items():
-            version = await asyncio.to_thread(self.registry.resolve, ref)
-            loaded = await asyncio.to_thread(self._load, version)
-            slot = _Slot(role, ref, loaded, self.options, self.on_batch)
-            slot.batcher.start()
-            self.slots[role] = slot
-            self.on_event("load", {"role": role, "model": loaded.name, "version": loaded.version})
+            try:
+                version = await asyncio.to_thread(self.registry.resolve, ref)
+            except NotFoundError:
+                if role == "primary":
+                    raise
+                # A canary or shadow alias may not point anywhere yet: the watcher starts
+                # serving it when it does (the controller moves it there).
+                log.info("%s %s points nowhere yet; waiting for it", role, ref)
+                continue
+            await self._open_slot(role, version)
         self._watcher = asyncio.create_task(self._watch())
+
+    async def _open_slot(self, role: str, version: ModelVersion) -> None:
+        loaded = await asyncio.to_thread(self._load, version)
+        slot = _Slot(role, self.refs[role], loaded, self.options, self.on_batch)
+        slot.batcher.start()
+        self.slots[role] = slot
+        self.on_event("load", {"role": role, "model": loaded.name, "version": loaded.version})
 
     async def aclose(self) -> None:
         """Stop watching, drain the batchers, flush the request log."""
@@ -249,6 +260,15 @@ class PredictionService:
             One ``{role, model, version, previous}`` per swap made.
         """
         swaps = []
+        for role in [r for r in self.refs if r not in self.slots]:
+            try:
+                version = await asyncio.to_thread(self.registry.resolve, self.refs[role])
+                await self._open_slot(role, version)
+            except LooplineError:
+                continue
+            swaps.append(
+                {"role": role, "model": version.model, "version": version.version, "previous": None}
+            )
         for role, slot in list(self.slots.items()):
             try:
                 version = await asyncio.to_thread(self.registry.resolve, slot.ref)

@@ -1,0 +1,68 @@
+"""``loopline watch``, ``loopline retrain`` and ``loopline events``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ._output import console, when
+
+
+def _echo(line: str) -> None:
+    from rich.markup import escape
+
+    console().print(f"[dim]{when(time.time())}[/] {escape(line)}")
+
+
+def watch_command(project: Path | None, *, once: bool, interval: float) -> None:
+    """Run the controller once, or every ``interval`` seconds until interrupted."""
+    from ..automation import Controller
+    from ..config import load_settings
+
+    settings = load_settings(project)
+    with Controller(settings, echo=_echo) as controller:
+        if once:
+            kinds = controller.run_once()
+            console().print(f"Recorded {len(kinds)} event(s): {', '.join(kinds) or 'none'}")
+            return
+        console().print(f"Watching {controller.name} every {interval:g} s (Ctrl-C to stop)")
+        controller.watch(interval=interval)
+
+
+def retrain_command(project: Path | None) -> None:
+    """Retrain now, or ask the running controller to."""
+    from ..automation import Controller, request_retrain
+    from ..config import load_settings
+    from ..errors import ConflictError
+
+    settings = load_settings(project)
+    try:
+        controller = Controller(settings, echo=_echo).__enter__()
+    except ConflictError as exc:
+        request_retrain(settings)
+        console().print(f"{exc} It will retrain at its next check.")
+        return
+    try:
+        controller.run_once(manual=True)
+    finally:
+        controller.close()
+
+
+def events_command(project: Path | None, *, limit: int, kind: str | None) -> None:
+    """Print the event log, oldest of the selection first."""
+    from rich.markup import escape
+
+    from ..config import load_settings
+    from ..store import Store
+
+    with Store(load_settings(project).store_url) as store:
+        shown = list(reversed(store.events.list(limit=limit, kind=kind)))
+    if not shown:
+        console().print("No events yet.")
+        return
+    for event in shown:
+        reason = f" — {escape(event.reason)}" if event.reason else ""
+        console().print(
+            f"{when(event.time)}  [bold]{event.kind:<24}[/] {escape(event.subject_id):<14} "
+            f"[dim]{escape(event.actor)}[/]{reason}"
+        )
