@@ -61,16 +61,27 @@ def test_new_user_trains_reruns_from_cache_and_is_stopped_by_bad_data(tmp_path: 
     report = run_cli("report", run_id, "-o", "bad.html", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "bad.html").read_text()
-    assert "unseen_category" in html and "wrong_type" in html and "'west'" in html.replace("&#x27;", "'")
+    assert (
+        "unseen_category" in html
+        and "wrong_type" in html
+        and "'west'" in html.replace("&#x27;", "'")
+    )
     good_id = re.search(r"Run ([0-9a-f]{8})", first.stdout).group(1)
     assert run_cli("report", good_id, "-o", "good.html", cwd=tmp_path).returncode == 0
     good = (tmp_path / "good.html").read_text()
-    assert "Leaderboard" in good and "<svg" in good and "http://" not in good.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert (
+        "Leaderboard" in good
+        and "<svg" in good
+        and "http://" not in good.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
 
     models = run_cli("models", "list", cwd=tmp_path)
     assert re.search(r"wine\s+1\s+-\s+1\s+pending", models.stdout), models.stdout
     assert run_cli("models", "promote", "wine", "1", cwd=tmp_path).returncode == 1
-    assert run_cli("models", "approve", "wine", "1", "--reason", "reviewed", cwd=tmp_path).returncode == 0
+    assert (
+        run_cli("models", "approve", "wine", "1", "--reason", "reviewed", cwd=tmp_path).returncode
+        == 0
+    )
     promoted = run_cli("models", "promote", "wine", "1", cwd=tmp_path)
     assert promoted.returncode == 0, promoted.stderr
     assert "wine@production → version 1" in promoted.stdout

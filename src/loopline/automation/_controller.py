@@ -291,16 +291,18 @@ class Controller:
             self.store.state.set(
                 _LAST_RETRAIN, {"time": now.timestamp(), "version": production.version}
             )
-        config = self._training_config()
-        self._event(
-            "retrain.started",
-            self.name,
-            "; ".join(reasons),
-            {"data_window": self.loop.automation.data_window, "source": config.data.source},
-        )
-        self.echo(f"retrain: training on {config.data.source} ({self.loop.automation.data_window})")
         runner = Runner(self.store, self.artifacts)
         try:
+            config = self._training_config()
+            self._event(
+                "retrain.started",
+                self.name,
+                "; ".join(reasons),
+                {"data_window": self.loop.automation.data_window, "source": config.data.source},
+            )
+            self.echo(
+                f"retrain: training on {config.data.source} ({self.loop.automation.data_window})"
+            )
             pipeline = standard_pipeline(
                 config,
                 self.settings.project_dir,

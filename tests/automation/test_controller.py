@@ -1,0 +1,296 @@
+"""The controller on real projects: a real store, real training runs, a real request log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from loopline.automation import Controller
+from loopline.cli._demo_data import TARGET, make_loans
+from loopline.config import load_settings
+from loopline.monitoring import attach_feedback
+from loopline.serving import RequestLog
+from loopline.store import Store
+
+PROJECT = """
+[data]
+source = "data/*.csv"
+target = "defaulted"
+
+[training]
+folds = 3
+trials = 0
+candidates = [{{ estimator = "sklearn.linear_model.LogisticRegression", params = {{ max_iter = 2000 }} }}]
+
+[model]
+name = "loans"
+approval = "auto"
+
+[monitoring]
+window = "1h"
+min_rows = 50
+
+[triggers]
+drift = true
+
+[automation]
+canary_requests = 20
+
+{alerts}
+"""
+
+
+def make_project(folder: Path, *, alerts: str = "") -> Path:
+    (folder / "data").mkdir(parents=True)
+    make_loans(1500, seed=0).to_csv(folder / "data" / "history.csv", index=False)
+    (folder / "loopline.toml").write_text(PROJECT.format(alerts=alerts))
+    return folder
+
+
+def controller(folder: Path, lines: list[str] | None = None) -> Controller:
+    return Controller(load_settings(folder), echo=(lines.append if lines is not None else None))
+
+
+def serve_offline(
+    folder: Path, version: int, frame: pd.DataFrame, *, right: bool | None = None
+) -> None:
+    """Log requests as the service would (one record each) and attach their labels.
+
+    ``right`` forces every prediction to be right (True) or wrong (False); None uses the
+    model's own predictions.
+    """
+    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+        from loopline.artifacts import ArtifactStore
+        from loopline.registry import Registry
+
+        registry = Registry(store, ArtifactStore(folder / ".loopline" / "artifacts"))
+        package = registry.load_package(f"loans/{version}")
+        features = frame.drop(columns=TARGET).reset_index(drop=True)
+        predictions = package.model.predict(features[package.features])
+        if right is not None:
+            truth = frame[TARGET].to_numpy()
+            predictions = truth if right else 1 - truth
+        ids = [uuid.uuid4().hex for _ in range(len(features))]
+        with RequestLog(folder / ".loopline" / "requests") as log:
+            for i, request_id in enumerate(ids):
+                log.append(
+                    "loans",
+                    version,
+                    request_id,
+                    features.iloc[[i]],
+                    {"prediction": [int(predictions[i])]},
+                    1.0,
+                )
+        labels = [
+            {"request_id": r, "label": int(y)} for r, y in zip(ids, frame[TARGET], strict=True)
+        ]
+        result = attach_feedback(store, folder / ".loopline" / "requests", "loans", labels)
+        assert result.accepted == len(labels), result.rejected
+
+
+def events(folder: Path) -> list[Any]:
+    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+        return list(reversed(store.events.list(limit=500)))
+
+
+def production(folder: Path) -> int:
+    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+        return store.models.aliases("loans")["production"]
+
+
+@pytest.fixture
+def bootstrapped(tmp_path: Path) -> Path:
+    folder = make_project(
+        tmp_path / "p",
+        alerts='[[alerts]]\nname = "drift"\nwhen = "drift_share > 0.3"\nsend = ["file:alerts.jsonl"]\n',
+    )
+    with controller(folder) as c:
+        kinds = c.run_once()
+    assert "retrain.started" in kinds and "alias.moved" in kinds
+    assert production(folder) == 1
+    return folder
+
+
+def test_empty_window_reports_no_requests_and_raises_no_alarm(bootstrapped: Path) -> None:
+    lines: list[str] = []
+    with controller(bootstrapped, lines) as c:
+        kinds = c.run_once()
+    assert kinds == ["monitoring.window"]
+    assert any("no requests" in line for line in lines)
+    assert not (bootstrapped / "alerts.jsonl").exists()
+
+
+def test_drift_alerts_retrains_runs_a_canary_and_promotes(bootstrapped: Path) -> None:
+    serve_offline(bootstrapped, 1, make_loans(300, drift=1.0, seed=5))
+    with controller(bootstrapped) as c:
+        kinds = c.run_once()
+    for kind in (
+        "alert.firing",
+        "trigger.fired",
+        "retrain.started",
+        "candidate.blessed",
+        "canary.started",
+    ):
+        assert kind in kinds, kinds
+    alert = json.loads((bootstrapped / "alerts.jsonl").read_text().splitlines()[0])
+    assert alert["rule"] == "drift" and alert["state"] == "firing"
+    assert production(bootstrapped) == 1
+    # Canary traffic: the new version answers right, the champion wrong.
+    serve_offline(bootstrapped, 2, make_loans(30, drift=1.0, seed=6), right=True)
+    serve_offline(bootstrapped, 1, make_loans(30, drift=1.0, seed=7), right=False)
+    with controller(bootstrapped) as c:
+        kinds = c.run_once()
+    assert "canary.passed" in kinds and production(bootstrapped) == 2
+    passed = [e for e in events(bootstrapped) if e.kind == "canary.passed"][0]
+    assert "accuracy 1.000 on 30 labelled canary records vs 0.000" in passed.reason
+
+
+def test_a_worse_canary_is_not_promoted_with_the_reason(bootstrapped: Path) -> None:
+    serve_offline(bootstrapped, 1, make_loans(300, drift=1.0, seed=5))
+    with controller(bootstrapped) as c:
+        c.run_once()
+    serve_offline(bootstrapped, 2, make_loans(30, drift=1.0, seed=6), right=False)
+    serve_offline(bootstrapped, 1, make_loans(30, drift=1.0, seed=7), right=True)
+    with controller(bootstrapped) as c:
+        kinds = c.run_once()
+    assert "canary.failed" in kinds and production(bootstrapped) == 1
+    failed = [e for e in events(bootstrapped) if e.kind == "canary.failed"][0]
+    assert "accuracy 0.000 on 30 labelled canary records vs 1.000" in failed.reason
+
+
+def test_a_candidate_that_fails_the_blessing_is_not_registered(bootstrapped: Path) -> None:
+    toml = bootstrapped / "loopline.toml"
+    toml.write_text(toml.read_text() + "\n[blessing]\nthresholds = { accuracy = 0.99 }\n")
+    with controller(bootstrapped) as c:
+        kinds = c.run_once(manual=True)
+    assert "candidate.not_blessed" in kinds
+    event = [e for e in events(bootstrapped) if e.kind == "candidate.not_blessed"][0]
+    assert "at least 0.9900" in event.reason or "0.99" in event.reason
+    assert production(bootstrapped) == 1
+
+
+def test_a_failed_retraining_keeps_the_champion_and_is_an_event_and_an_alert(
+    bootstrapped: Path,
+) -> None:
+    pd.DataFrame({"other": [1, 2]}).to_csv(bootstrapped / "data" / "broken.csv", index=False)
+    with controller(bootstrapped) as c:
+        kinds = c.run_once(manual=True)
+    assert "retrain.failed" in kinds and production(bootstrapped) == 1
+    failed = [e for e in events(bootstrapped) if e.kind == "retrain.failed"][0]
+    assert (
+        "broken.csv has columns ['other']" in failed.reason
+        or "broken.csv has ['other']" in failed.reason
+    )
+    alerts = [json.loads(line) for line in (bootstrapped / "alerts.jsonl").read_text().splitlines()]
+    assert (
+        alerts[-1]["rule"] == "retrain_failed" and "champion keeps serving" in alerts[-1]["message"]
+    )
+
+
+def test_a_second_controller_is_refused_naming_the_holder(bootstrapped: Path) -> None:
+    with controller(bootstrapped):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLINE_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "loopline", "watch", "--once"],
+            cwd=bootstrapped,
+            env={**env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert f":{os.getpid()} has held the lock" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_down_webhook_does_not_block_the_controller_and_keeps_the_alert(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    folder = make_project(
+        tmp_path / "w",
+        alerts=f'[[alerts]]\nname = "drift"\nwhen = "drift_share > 0.3"\nsend = ["webhook:http://127.0.0.1:{dead}/hook"]\n',
+    )
+    with controller(folder) as c:
+        c.run_once()
+    serve_offline(folder, 1, make_loans(300, drift=1.0, seed=5))
+    c = controller(folder).__enter__()
+    try:
+        kinds = c.run_once()
+        assert "alert.firing" in kinds and "retrain.started" in kinds  # it went on working
+        assert c._dispatcher is not None and c._dispatcher.stats.delivered == 0
+    finally:
+        c._dispatcher.close(0.5)  # give up quickly: what is pending goes to the spool
+        c.close()
+    spooled = (folder / ".loopline" / "alerts-undelivered.jsonl").read_text()
+    assert '"drift"' in spooled
+
+
+def test_a_cut_off_request_log_file_is_skipped_and_counted(bootstrapped: Path) -> None:
+    serve_offline(bootstrapped, 1, make_loans(120, seed=9))
+    files = sorted((bootstrapped / ".loopline" / "requests").rglob("part-*.parquet"))
+    whole = files[0].read_bytes()
+    (files[0].parent / "part-99999999T999999999999Z-cut.parquet").write_bytes(
+        whole[: len(whole) // 2]
+    )
+    lines: list[str] = []
+    from loopline.artifacts import ArtifactStore
+    from loopline.monitoring import monitor
+    from loopline.registry import Registry
+
+    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+        registry = Registry(store, ArtifactStore(bootstrapped / ".loopline" / "artifacts"))
+        result = monitor(
+            registry, "loans@production", request_log=bootstrapped / ".loopline" / "requests"
+        )
+    assert result.rows == 120 and result.skipped_files == 1
+    assert any("1 request-log file(s) could not be read" in note for note in result.notes)
+    del lines
+
+
+def test_labels_for_unknown_requests_are_rejected_with_the_reason(bootstrapped: Path) -> None:
+    serve_offline(bootstrapped, 1, make_loans(5, seed=3))
+    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+        result = attach_feedback(
+            store,
+            bootstrapped / ".loopline" / "requests",
+            "loans",
+            [
+                {"request_id": "nope", "label": 1},
+                {"request_id": "x", "row": -1, "label": 0},
+                {"request_id": "y"},
+            ],
+        )
+    assert result.accepted == 0
+    assert [r["reason"] for r in result.rejected] == [
+        "no request 'nope' of model 'loans' in the request log",
+        "row must be an integer >= 0, got -1",
+        "no label",
+    ]
+
+
+def test_bad_loop_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    from loopline.errors import ConfigError
+
+    folder = make_project(
+        tmp_path / "b", alerts='[[alerts]]\nname = "x"\nwhen = "drift_share >> 0.3"\n'
+    )
+    with pytest.raises(ConfigError, match=r"alerts\[0\]\.when: cannot read 'drift_share >> 0.3'"):
+        controller(folder)
+    toml = folder / "loopline.toml"
+    toml.write_text(
+        toml.read_text()
+        .replace('[[alerts]]\nname = "x"\nwhen = "drift_share >> 0.3"\n', "")
+        .replace("drift = true", "drift = true\ncooldwn = '1h'")
+    )
+    with pytest.raises(ConfigError, match="unknown key triggers.cooldwn"):
+        controller(folder)
