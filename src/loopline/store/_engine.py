@@ -146,7 +146,8 @@ def translate_errors(engine: Engine) -> Iterator[None]:
 
 #: The version table's name before Loopline's own name (kept to open early stores).
 _FORMER_VERSION_TABLE = "alembic_version"
-_FORMER_REVISIONS = ("0001", "0002", "0003")
+#: Loopline's revisions are four digits; Optuna's, in the same table name, are not.
+_LOOPLINE_REVISION = re.compile(r"^\d{4}$")
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -163,7 +164,7 @@ def _former_revision(conn: Connection) -> str | None:
     if not (inspector.has_table(_FORMER_VERSION_TABLE) and inspector.has_table("runs")):
         return None
     revision = conn.exec_driver_sql(f"SELECT version_num FROM {_FORMER_VERSION_TABLE}").scalar()
-    return revision if revision in _FORMER_REVISIONS else None
+    return revision if revision and _LOOPLINE_REVISION.match(revision) else None
 
 
 def _adopt_former_version_table(conn: Connection, revision: str) -> None:
@@ -191,6 +192,10 @@ def ensure_schema(engine: Engine) -> None:
     if revision == SCHEMA_REVISION:
         return
     with _migrate_lock, transaction(engine, write=True) as conn:
+        if conn.dialect.name == "postgresql":
+            # SQLite's BEGIN IMMEDIATE serialises migrations; on PostgreSQL a transaction-
+            # scoped advisory lock does (the key is arbitrary but fixed for Loopline).
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7243001)")
         # Re-read under the write lock: another process may have migrated meanwhile.
         revision = current_revision(conn)
         if revision is not None and not sa.inspect(conn).has_table(VERSION_TABLE):

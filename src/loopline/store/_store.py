@@ -42,7 +42,11 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = create_engine(url)
-        ensure_schema(self.engine)
+        try:
+            ensure_schema(self.engine)
+        except BaseException:
+            self.engine.dispose()  # a refused store leaves no connection open
+            raise
         self.runs = RunStore(self.engine)
         self.artifacts = ArtifactRecords(self.engine)
         self.lineage = LineageStore(self.engine)
