@@ -12,10 +12,10 @@ import html
 import math
 import numbers
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from loopline._version import __version__
 
@@ -496,3 +496,25 @@ footer { margin-top: 32px; color: var(--muted); font-size: 13px; }
   tr, .chart { break-inside: avoid; }
 }
 """
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty one: report inputs are read defensively."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_records(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings in ``value`` if it is a list or tuple, else none."""
+    return [v for v in as_list(value) if isinstance(v, Mapping)]
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` as a list if it is a list or tuple, else an empty list."""
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A finite number as a float; anything else (bools, NaN, text) as None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None

@@ -28,7 +28,11 @@ from ._html import (
     Markup,
     Section,
     Tone,
+    as_list,
+    as_mapping,
+    as_records,
     escape,
+    finite_or_none,
     format_duration,
     format_number,
     format_percent,
@@ -157,12 +161,12 @@ def render_monitoring_report(
         version=version,
         window=window,
         drift=report,
-        baseline=_mapping(baseline.get("columns")),
-        current=None if current is None else _mapping(current.get("columns")),
-        counts=_mapping(current_counts),
-        history=_records(history),
+        baseline=as_mapping(baseline.get("columns")),
+        current=None if current is None else as_mapping(current.get("columns")),
+        counts=as_mapping(current_counts),
+        history=as_records(history),
         performance=performance,
-        alerts=_records(alerts),
+        alerts=as_records(alerts),
     )
     verdict, tone = _verdict(data)
     sections = [
@@ -234,18 +238,18 @@ class _Inputs:
         self.empty = self.rows == 0 or compared_rows == 0
         self.features: list[tuple[str, Mapping[str, Any]]] = [
             (str(name), entry)
-            for name, entry in _mapping(drift.get("features")).items()
+            for name, entry in as_mapping(drift.get("features")).items()
             if isinstance(entry, Mapping)
         ]
         # Each feature's card anchor: its position makes it unique, its name readable.
         self.anchors = {
             name: f"feature-{i + 1}-{slugify(name)}" for i, (name, _) in enumerate(self.features)
         }
-        self.params = _mapping(drift.get("params"))
+        self.params = as_mapping(drift.get("params"))
 
     def threshold(self, name: str, default: float) -> float:
         """A detector parameter (the default when the report lacks it)."""
-        value = _finite(self.params.get(name))
+        value = finite_or_none(self.params.get(name))
         return default if value is None else value
 
     @property
@@ -254,11 +258,11 @@ class _Inputs:
 
     @property
     def metrics(self) -> Mapping[str, Any]:
-        return _mapping(self.performance.get("metrics")) if self.performance else {}
+        return as_mapping(self.performance.get("metrics")) if self.performance else {}
 
     @property
     def holdout(self) -> Mapping[str, Any]:
-        return _mapping(self.performance.get("holdout")) if self.performance else {}
+        return as_mapping(self.performance.get("holdout")) if self.performance else {}
 
     @property
     def labelled(self) -> bool:
@@ -348,7 +352,7 @@ def _summary_section(data: _Inputs, verdict: str, tone: Tone) -> Section:
         if isinstance(prediction, Mapping):
             state = "drifted" if prediction.get("drifted") else "are stable"
             lines.append(f'Predictions {state} (see <a href="#prediction">Prediction drift</a>).')
-        violations = _mapping(data.drift.get("schema_violations"))
+        violations = as_mapping(data.drift.get("schema_violations"))
         if violations:
             verb = "breaks" if len(violations) == 1 else "break"
             lines.append(
@@ -362,7 +366,7 @@ def _summary_section(data: _Inputs, verdict: str, tone: Tone) -> Section:
         )
     else:
         lines.append("No alert fired.")
-    for note in _sequence(data.drift.get("notes")):
+    for note in as_list(data.drift.get("notes")):
         if note == _EMPTY:
             continue  # the verdict says it
         lines.append(f'<span class="muted">Note: {escape(note)}.</span>')
@@ -396,7 +400,7 @@ def _performance_line(data: _Inputs) -> str:
     for name, value in data.metrics.items():
         text = f"{escape(name)} {escape(_compact_text(value))}"
         holdout = data.holdout.get(name)
-        if _finite(holdout) is not None:
+        if finite_or_none(holdout) is not None:
             text += f" (holdout {escape(_compact_text(holdout))})"
         shown.append(text)
     rows = data.performance.get("labelled_rows")
@@ -489,7 +493,7 @@ def _others_section(data: _Inputs) -> Section | None:
 
 
 def _prediction_section(data: _Inputs) -> Section:
-    prediction = _mapping(data.drift.get("prediction"))
+    prediction = as_mapping(data.drift.get("prediction"))
     name = str(prediction.get("name") or "prediction")
     intro = (
         "<p>The model's outputs in this window against its outputs on the training data: a "
@@ -510,7 +514,7 @@ def _ordered(data: _Inputs) -> list[tuple[str, Mapping[str, Any]]]:
             return 0, 0.0
         if not entry.get("compared"):
             return 2, 0.0
-        psi = _finite(entry.get("psi"))
+        psi = finite_or_none(entry.get("psi"))
         return 1, -(psi if psi is not None else -1.0)
 
     return sorted(data.features, key=key)
@@ -532,7 +536,7 @@ def _feature_card(
         f"{render_badge(kind, 'neutral')}{status}</div>"
     )
     facts: list[str] = []
-    reasons = _sequence(entry.get("reasons"))
+    reasons = as_list(entry.get("reasons"))
     if reasons:
         facts.append(
             '<p class="label">Drifted because</p><ul class="plain reasons">'
@@ -540,7 +544,7 @@ def _feature_card(
             + "</ul>"
         )
     facts.append(_numbers_table(data, name, entry))
-    violations = _sequence(entry.get("schema_violations"))
+    violations = as_list(entry.get("schema_violations"))
     if violations:
         facts.append(
             '<p class="label">Schema violations</p><ul class="plain violations">'
@@ -568,10 +572,13 @@ def _numbers_table(data: _Inputs, name: str, entry: Mapping[str, Any]) -> str:
     rows: list[list[object]] = []
     count = entry.get("count")
     rows.append(["Values", _cell_number(count), ""])
-    psi = _finite(entry.get("psi"))
-    ks, ks_p = _finite(entry.get("ks_statistic")), _finite(entry.get("ks_p_value"))
-    chi, chi_p = _finite(entry.get("chi2_statistic")), _finite(entry.get("chi2_p_value"))
-    js = _finite(entry.get("js_distance"))
+    psi = finite_or_none(entry.get("psi"))
+    ks, ks_p = finite_or_none(entry.get("ks_statistic")), finite_or_none(entry.get("ks_p_value"))
+    chi, chi_p = (
+        finite_or_none(entry.get("chi2_statistic")),
+        finite_or_none(entry.get("chi2_p_value")),
+    )
+    js = finite_or_none(entry.get("js_distance"))
     if kind == "numeric":
         significant = ks_p is not None and ks_p < ks_a
         rows.append(
@@ -609,13 +616,13 @@ def _numbers_table(data: _Inputs, name: str, entry: Mapping[str, Any]) -> str:
         if unseen is None:
             rows.append(["Unseen categories", "not known", ""])
         elif _count(unseen) is not None:
-            examples = ", ".join(str(v) for v in _sequence(entry.get("unseen_values")))
+            examples = ", ".join(str(v) for v in as_list(entry.get("unseen_values")))
             text = format_number(unseen) + (f" ({examples})" if examples else "")
             rows.append(["Unseen categories", _flag_text(text, bool(unseen)), ""])
     reference, missing = entry.get("reference_missing_rate"), entry.get("missing_rate")
     change, missing_p = (
-        _finite(entry.get("missing_rate_change")),
-        _finite(entry.get("missing_rate_p_value")),
+        finite_or_none(entry.get("missing_rate_change")),
+        finite_or_none(entry.get("missing_rate_p_value")),
     )
     loud = (
         change is not None
@@ -643,8 +650,8 @@ def _numbers_table(data: _Inputs, name: str, entry: Mapping[str, Any]) -> str:
 
 def _moment_rows(data: _Inputs, name: str, entry: Mapping[str, Any]) -> list[list[object]]:
     """Training -> window mean and median of a numeric feature, top value of a categorical."""
-    reference = _mapping(data.baseline.get(name))
-    window = _mapping(data.current.get(name)) if data.current is not None else {}
+    reference = as_mapping(data.baseline.get(name))
+    window = as_mapping(data.current.get(name)) if data.current is not None else {}
     if not reference or not window:
         return []
     if entry.get("kind") == "numeric":
@@ -653,14 +660,14 @@ def _moment_rows(data: _Inputs, name: str, entry: Mapping[str, Any]) -> list[lis
             ("Mean", reference.get("mean"), window.get("mean")),
             (
                 "Median",
-                _mapping(reference.get("quantiles")).get("0.5"),
-                _mapping(window.get("quantiles")).get("0.5"),
+                as_mapping(reference.get("quantiles")).get("0.5"),
+                as_mapping(window.get("quantiles")).get("0.5"),
             ),
             ("Std", reference.get("std"), window.get("std")),
         ):
             rows.append([label, f"{format_number(ref)} → {format_number(cur)}", ""])
         return rows
-    ref_top, cur_top = _records(reference.get("top")), _records(window.get("top"))
+    ref_top, cur_top = as_records(reference.get("top")), as_records(window.get("top"))
     if ref_top and cur_top:
         first, second = ref_top[0], cur_top[0]
         text = (
@@ -680,7 +687,7 @@ def _feature_chart(
     """The feature's paired histogram; "" when there is nothing to draw (the card's note
     says why)."""
     kind = entry.get("kind")
-    reference = _mapping(data.baseline.get(name))
+    reference = as_mapping(data.baseline.get(name))
     if kind == "datetime" or not entry.get("compared"):
         return ""
     if not reference:
@@ -704,21 +711,21 @@ def _numeric_chart(
     reference: Mapping[str, Any],
     subtitle: str,
 ) -> str:
-    histogram = _mapping(reference.get("histogram"))
-    edges = _sequence(histogram.get("edges"))
-    ref_counts = _sequence(histogram.get("counts"))
+    histogram = as_mapping(reference.get("histogram"))
+    edges = as_list(histogram.get("edges"))
+    ref_counts = as_list(histogram.get("counts"))
     if len(edges) < 2 or len(ref_counts) != len(edges) - 1:
         return render_note("The training statistics have no histogram of this column: no chart.")
     title = f"{name}: training vs this window"
-    if _finite(entry.get("out_of_range")):
+    if finite_or_none(entry.get("out_of_range")):
         subtitle += " · values beyond the training range are in the end bins"
     given = data.counts.get(name)
     counts: list[Any] | None = None
     if isinstance(given, Sequence) and not isinstance(given, str) and len(given) == len(ref_counts):
         counts = list(given)
-    window = _mapping(data.current.get(name)) if data.current is not None else {}
-    own = _mapping(window.get("histogram"))
-    own_edges, own_counts = _sequence(own.get("edges")), _sequence(own.get("counts"))
+    window = as_mapping(data.current.get(name)) if data.current is not None else {}
+    own = as_mapping(window.get("histogram"))
+    own_edges, own_counts = as_list(own.get("edges")), as_list(own.get("counts"))
     if counts is None and _same_edges(own_edges, edges) and len(own_counts) == len(ref_counts):
         counts = own_counts
     if counts is not None:
@@ -769,10 +776,10 @@ def _categorical_chart(
     ref_values, ref_total = _top_counts(reference)
     given = data.counts.get(name)
     if isinstance(given, Mapping):
-        cur_values = {str(k): float(v) for k, v in given.items() if _finite(v) is not None}
+        cur_values = {str(k): float(v) for k, v in given.items() if finite_or_none(v) is not None}
         cur_total = sum(cur_values.values())
     else:
-        window = _mapping(data.current.get(name)) if data.current is not None else {}
+        window = as_mapping(data.current.get(name)) if data.current is not None else {}
         if not window:
             return render_note("The window's values of this feature were not given: numbers only.")
         cur_values, cur_total = _top_counts(window)
@@ -819,11 +826,11 @@ def _categorical_chart(
 def _top_counts(entry: Mapping[str, Any]) -> tuple[dict[str, float], float]:
     """A categorical column's listed values -> count, and its total count."""
     values: dict[str, float] = {}
-    for item in _records(entry.get("top")):
-        count = _finite(item.get("count"))
+    for item in as_records(entry.get("top")):
+        count = finite_or_none(item.get("count"))
         if count is not None:
             values[str(item.get("value"))] = count
-    total = _finite(entry.get("count"))
+    total = finite_or_none(entry.get("count"))
     listed = sum(values.values())
     return values, max(total if total is not None else listed, listed)
 
@@ -832,7 +839,7 @@ def _same_edges(first: Sequence[Any], second: Sequence[Any]) -> bool:
     if len(first) != len(second) or len(first) < 2:
         return False
     for a, b in zip(first, second, strict=True):
-        x, y = _finite(a), _finite(b)
+        x, y = finite_or_none(a), finite_or_none(b)
         if x is None or y is None or not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12):
             return False
     return True
@@ -845,7 +852,7 @@ def _scores_text(entry: Mapping[str, Any]) -> str:
         ("KS", "ks_statistic"),
         ("JS", "js_distance"),
     ):
-        value = _finite(entry.get(key))
+        value = finite_or_none(entry.get(key))
         if value is not None:
             scores.append(f"{label} {format_number(value, 3)}")
     return " · ".join(scores) or "no test ran"
@@ -870,8 +877,8 @@ def _overview_section(data: _Inputs) -> Section:
                 f'<span title="{escape(entry.get("note") or "")}">'
                 f"{render_badge('not compared', 'neutral')}</span>"
             )
-        change = _finite(entry.get("missing_rate_change"))
-        violations = len(_sequence(entry.get("schema_violations")))
+        change = finite_or_none(entry.get("missing_rate_change"))
+        violations = len(as_list(entry.get("schema_violations")))
         rows.append(
             [
                 Markup(_feature_link(data, name)),
@@ -899,25 +906,25 @@ def _overview_section(data: _Inputs) -> Section:
 
 
 def _schema_section(data: _Inputs) -> Section:
-    violations = _mapping(data.drift.get("schema_violations"))
+    violations = as_mapping(data.drift.get("schema_violations"))
     rows = [
         [Markup(_feature_link(data, str(name))), problem]
         for name, problems in violations.items()
-        for problem in _sequence(problems)
+        for problem in as_list(problems)
     ]
     parts: list[str] = [
         render_table(
             ["Feature", "Violation"], rows, empty="No schema violation: the window matches."
         )
     ]
-    missing = [str(c) for c in _sequence(data.drift.get("missing_columns"))]
+    missing = [str(c) for c in as_list(data.drift.get("missing_columns"))]
     if missing:
         parts.append(
             "<p><strong>Missing from the window:</strong> "
             + ", ".join(f"<code>{escape(c)}</code>" for c in missing)
             + "</p>"
         )
-    extra = [str(c) for c in _sequence(data.drift.get("extra_columns"))]
+    extra = [str(c) for c in as_list(data.drift.get("extra_columns"))]
     if extra:
         parts.append(
             '<p class="muted">Columns the training data did not have (ignored): '
@@ -962,8 +969,8 @@ def _performance_section(data: _Inputs) -> Section:
             "performance", "Performance", render_note(text), render_badge("no labels", "neutral")
         )
     assert data.performance is not None
-    decay = _mapping(data.performance.get("decay"))
-    skipped = _mapping(data.performance.get("skipped"))
+    decay = as_mapping(data.performance.get("decay"))
+    skipped = as_mapping(data.performance.get("skipped"))
     names = list(dict.fromkeys([*data.metrics, *data.holdout]))
     rows: list[list[object]] = []
     for name in names:
@@ -1027,7 +1034,7 @@ def _history_section(data: _Inputs) -> Section:
     charts = []
     shares = [p.get("drift_share") for p in points]
     series = [LineSeries("share of features drifted", ends, shares)]
-    if last and _finite(shares[-1]) is not None:
+    if last and finite_or_none(shares[-1]) is not None:
         series.append(LineSeries(_WINDOW, last, [shares[-1]], "points"))
     charts.append(
         draw_line_chart(
@@ -1041,17 +1048,17 @@ def _history_section(data: _Inputs) -> Section:
             width=_TREND_WIDTH,
         )
     )
-    metrics = list(dict.fromkeys(str(m) for p in points for m in _mapping(p.get("metrics")) if m))
+    metrics = list(dict.fromkeys(str(m) for p in points for m in as_mapping(p.get("metrics")) if m))
     single = []
     for metric in metrics:
-        values = [_mapping(p.get("metrics")).get(metric) for p in points]
-        if sum(1 for v in values if _finite(v) is not None) < 2:
+        values = [as_mapping(p.get("metrics")).get(metric) for p in points]
+        if sum(1 for v in values if finite_or_none(v) is not None) < 2:
             single.append(metric)  # one value is no trend; the tables show it
             continue
         series = [LineSeries(metric, ends, values)]
-        if last and _finite(values[-1]) is not None:
+        if last and finite_or_none(values[-1]) is not None:
             series.append(LineSeries(_WINDOW, last, [values[-1]], "points"))
-        holdout = _finite(data.holdout.get(metric))
+        holdout = finite_or_none(data.holdout.get(metric))
         better = _better(metric)
         charts.append(
             draw_line_chart(
@@ -1089,7 +1096,7 @@ def _frequency_table(points: Sequence[Mapping[str, Any]]) -> str:
     """How many of the windows each feature drifted in, most often first, with a bar."""
     counts: dict[str, int] = {}
     for point in points:
-        for name in dict.fromkeys(str(n) for n in _sequence(point.get("drifted"))):
+        for name in dict.fromkeys(str(n) for n in as_list(point.get("drifted"))):
             counts[name] = counts.get(name, 0) + 1
     if not counts:
         return render_note(f"No feature drifted in any of the last {len(points)} windows.")
@@ -1110,8 +1117,8 @@ def _frequency_table(points: Sequence[Mapping[str, Any]]) -> str:
 def _history_table(points: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> str:
     rows = []
     for point in reversed(points):
-        drifted = [str(n) for n in _sequence(point.get("drifted"))]
-        scores = _mapping(point.get("metrics"))
+        drifted = [str(n) for n in as_list(point.get("drifted"))]
+        scores = as_mapping(point.get("metrics"))
         rows.append(
             [
                 Markup(escape(_time_text(point.get("end")))),
@@ -1160,7 +1167,7 @@ def _cell_number(value: Any) -> object:
         return "yes" if value else "no"
     if isinstance(value, int):
         return value
-    number = _finite(value)
+    number = finite_or_none(value)
     return MISSING if number is None else number
 
 
@@ -1172,7 +1179,7 @@ def _compact(value: Any) -> Markup:
 def _compact_text(value: Any) -> str:
     """A number without trailing zeros (``0.09`` rather than ``0.09000``)."""
     text = format_number(value)
-    if _finite(value) is not None and "." in text and "e" not in text:
+    if finite_or_none(value) is not None and "." in text and "e" not in text:
         text = text.rstrip("0").rstrip(".")
     return text
 
@@ -1195,7 +1202,7 @@ def _epoch(value: Any) -> float | None:
             return _epoch(datetime.fromisoformat(value.strip()))
         except ValueError:
             return None
-    return _finite(value)
+    return finite_or_none(value)
 
 
 def _time_text(value: Any) -> str:
@@ -1208,26 +1215,6 @@ def _time_text(value: Any) -> str:
 
 def _version_text(version: Any) -> str:
     return str(version) if version is not None else MISSING
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """``value`` if it is a mapping, else an empty one: inputs are read defensively."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def _records(value: Any) -> list[Mapping[str, Any]]:
-    """The mappings in ``value`` if it is a list or tuple, else none."""
-    return [v for v in _sequence(value) if isinstance(v, Mapping)]
-
-
-def _sequence(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _count(value: Any) -> int | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,11 @@ from ._html import (
     Markup,
     Section,
     Tone,
+    as_list,
+    as_mapping,
+    as_records,
     escape,
+    finite_or_none,
     format_duration,
     format_mean_std,
     format_number,
@@ -207,7 +210,7 @@ def _summary_section(run: Mapping[str, Any], inputs: Mapping[str, Any]) -> Secti
     highlights = _highlights(run, inputs)
     parts.append('<ul class="plain">' + "".join(f"<li>{h}</li>" for h in highlights) + "</ul>")
     parts.append("<h3>Steps</h3>")
-    steps = _records(run.get("steps"))
+    steps = as_records(run.get("steps"))
     parts.append(
         render_table(
             ["Step", "Status", "Duration", "Cache hit"],
@@ -225,7 +228,7 @@ def _summary_section(run: Mapping[str, Any], inputs: Mapping[str, Any]) -> Secti
         )
     )
     parts.append("<h3>Parameters</h3>")
-    params = _mapping(run.get("params"))
+    params = as_mapping(run.get("params"))
     parts.append(
         render_table(
             ["Parameter", "Value"],
@@ -238,7 +241,7 @@ def _summary_section(run: Mapping[str, Any], inputs: Mapping[str, Any]) -> Secti
 
 def _highlights(run: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
     lines = [f"Run status: {render_badge(run.get('status') or 'unknown')}"]
-    steps = _records(run.get("steps"))
+    steps = as_records(run.get("steps"))
     if steps:
         counts: dict[str, int] = {}
         for step in steps:
@@ -267,7 +270,7 @@ def _highlights(run: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
         )
     evaluation = inputs["evaluation"]
     if evaluation is not None:
-        metrics = _mapping(evaluation.get("metrics"))
+        metrics = as_mapping(evaluation.get("metrics"))
         shown = ", ".join(
             f"{escape(name)} {escape(format_number(value))}" for name, value in metrics.items()
         )
@@ -289,7 +292,7 @@ def _verdict(blessing: Mapping[str, Any] | None) -> tuple[str, Tone]:
 def _verdict_detail(blessing: Mapping[str, Any] | None) -> str:
     if blessing is None:
         return "Blessing was not part of this run."
-    reasons = _records(blessing.get("reasons"))
+    reasons = as_records(blessing.get("reasons"))
     failed = [r for r in reasons if not r.get("passed")]
     if blessing.get("blessed") is True:
         return (
@@ -313,7 +316,7 @@ def _verdict_box(text: str, tone: Tone, detail: str) -> str:
 
 
 def _validation_section(report: Mapping[str, Any]) -> tuple[Markup, Markup]:
-    anomalies = _records(report.get("anomalies"))
+    anomalies = as_records(report.get("anomalies"))
     ordered = [a for a in anomalies if a.get("severity") == "error"]
     ordered += [a for a in anomalies if a.get("severity") != "error"]
     errors = len([a for a in anomalies if a.get("severity") == "error"])
@@ -344,7 +347,7 @@ def _validation_section(report: Mapping[str, Any]) -> tuple[Markup, Markup]:
 
 
 def _validation_headline(report: Mapping[str, Any]) -> str:
-    anomalies = _records(report.get("anomalies"))
+    anomalies = as_records(report.get("anomalies"))
     errors = len([a for a in anomalies if a.get("severity") == "error"])
     shape = (
         f"{format_number(report.get('num_rows'))} rows x "
@@ -424,7 +427,7 @@ def _numeric_row(name: str, entry: Mapping[str, Any]) -> list[object]:
 
 
 def _datetime_row(name: str, entry: Mapping[str, Any]) -> list[object]:
-    first, last = _finite(entry.get("min")), _finite(entry.get("max"))
+    first, last = finite_or_none(entry.get("min")), finite_or_none(entry.get("max"))
     return [
         name,
         _missing_cell(entry),
@@ -437,10 +440,10 @@ def _datetime_row(name: str, entry: Mapping[str, Any]) -> list[object]:
 
 
 def _histogram_cell(name: str, entry: Mapping[str, Any]) -> Markup:
-    histogram = _mapping(entry.get("histogram"))
+    histogram = as_mapping(entry.get("histogram"))
     return Markup(
         draw_sparkline(
-            _sequence(histogram.get("counts")),
+            as_list(histogram.get("counts")),
             edges=histogram.get("edges"),
             description=f"Histogram of {name}",
         )
@@ -448,7 +451,7 @@ def _histogram_cell(name: str, entry: Mapping[str, Any]) -> Markup:
 
 
 def _categorical_row(name: str, entry: Mapping[str, Any]) -> list[object]:
-    top = _records(entry.get("top"))
+    top = as_records(entry.get("top"))
     shown = top[:5]
     words = ", ".join(f"{t.get('value')} ({format_percent(t.get('frequency'))})" for t in shown)
     rest = int(entry.get("distinct") or 0) - len(shown)
@@ -483,7 +486,7 @@ def _missing_cell(entry: Mapping[str, Any]) -> str:
 
 
 def _leaderboard_section(board: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
-    rows = _records(board.get("rows"))
+    rows = as_records(board.get("rows"))
     metric = str(board.get("metric", ""))
     direction = board.get("direction")
     best = _best_row(board)
@@ -500,8 +503,8 @@ def _leaderboard_section(board: Mapping[str, Any]) -> tuple[Markup, Markup | Non
         return Markup("".join(parts) + render_note("No candidate was compared.")), None
     chart = draw_bar_chart(
         [r.get("name") for r in rows],
-        [_mapping(r.get("means")).get(metric) for r in rows],
-        [_mapping(r.get("stds")).get(metric) for r in rows],
+        [as_mapping(r.get("means")).get(metric) for r in rows],
+        [as_mapping(r.get("stds")).get(metric) for r in rows],
         title=f"{metric}: mean ± std over folds",
         x_label=metric,
         highlight=best.get("name") if best is not None else None,
@@ -542,32 +545,32 @@ def _leaderboard_section(board: Mapping[str, Any]) -> tuple[Markup, Markup | Non
 def _candidate_params(rows: Sequence[Mapping[str, Any]]) -> str:
     table = render_table(
         ["Candidate", "Parameters"],
-        [[r.get("name"), _plain(_mapping(r.get("params")))] for r in rows],
+        [[r.get("name"), _plain(as_mapping(r.get("params")))] for r in rows],
     )
     return f'<details class="sub"><summary>Candidate parameters</summary>{table}</details>'
 
 
 def _best_row(board: Mapping[str, Any]) -> Mapping[str, Any] | None:
     metric = board.get("metric")
-    for row in _sequence(board.get("rows")):
+    for row in as_list(board.get("rows")):
         if (
             isinstance(row, Mapping)
             and not row.get("error")
-            and metric in _mapping(row.get("means"))
+            and metric in as_mapping(row.get("means"))
         ):
             return row
     return None
 
 
 def _metric_names(rows: Sequence[Mapping[str, Any]], first: str) -> list[str]:
-    seen = {m for r in rows for m in _mapping(r.get("means"))}
+    seen = {m for r in rows for m in as_mapping(r.get("means"))}
     ordered = [first] + [m for m in METRICS if m in seen and m != first]
     return ordered + sorted(m for m in seen if m not in ordered)
 
 
 def _mean_std(row: Mapping[str, Any], metric: str) -> str:
-    mean = _mapping(row.get("means")).get(metric)
-    std = _mapping(row.get("stds")).get(metric)
+    mean = as_mapping(row.get("means")).get(metric)
+    std = as_mapping(row.get("stds")).get(metric)
     return format_mean_std(mean, std)
 
 
@@ -589,7 +592,7 @@ def _arrow(metric: str, board: Mapping[str, Any] | None = None) -> str:
 
 
 def _tuning_section(result: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
-    history = _records(result.get("history"))
+    history = as_records(result.get("history"))
     metric = str(result.get("metric", ""))
     maximise = result.get("direction", "max") != "min"
     states: dict[str, int] = {}
@@ -615,7 +618,7 @@ def _tuning_section(result: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
     best: list[float | None] = []
     running: float | None = None
     for entry in complete:
-        value = _finite(entry.get("value"))
+        value = finite_or_none(entry.get("value"))
         if value is not None and (
             running is None or (value > running if maximise else value < running)
         ):
@@ -642,7 +645,7 @@ def _tuning_section(result: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
     chart = draw_line_chart(series, title=f"{metric} per trial", x_label="trial", y_label=metric)
     parts.append(f'<div class="chart">{chart}</div>')
     parts.append("<h3>Best parameters</h3>")
-    best_params = _mapping(result.get("best_params"))
+    best_params = as_mapping(result.get("best_params"))
     parts.append(
         render_table(
             ["Parameter", "Value"],
@@ -658,7 +661,7 @@ def _tuning_section(result: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
                 render_badge(h.get("state") or "unknown"),
                 h.get("value"),
                 Markup(escape(format_duration(h.get("duration")))),
-                _plain(_mapping(h.get("params"))),
+                _plain(as_mapping(h.get("params"))),
                 h.get("error") or "",
             ]
             for h in history
@@ -678,8 +681,8 @@ def _tuning_section(result: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
 
 def _evaluation_section(evaluation: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
     task = evaluation.get("task")
-    metrics = _mapping(evaluation.get("metrics"))
-    skipped = _mapping(evaluation.get("skipped"))
+    metrics = as_mapping(evaluation.get("metrics"))
+    skipped = as_mapping(evaluation.get("skipped"))
     parts = [
         f"<p>{escape(str(task).capitalize())} model scored on "
         f"{escape(format_number(evaluation.get('n_rows')))} rows.</p>",
@@ -697,7 +700,7 @@ def _evaluation_section(evaluation: Mapping[str, Any]) -> tuple[Markup, Markup |
         ),
     ]
     parts.append(_charts(evaluation))
-    slices = _mapping(evaluation.get("slices"))
+    slices = as_mapping(evaluation.get("slices"))
     for column, values in slices.items():
         if isinstance(values, Mapping):
             parts.append(_slice_table(str(column), values))
@@ -709,14 +712,14 @@ def _evaluation_section(evaluation: Mapping[str, Any]) -> tuple[Markup, Markup |
 
 
 def _charts(evaluation: Mapping[str, Any]) -> str:
-    plots = _mapping(evaluation.get("plots"))
+    plots = as_mapping(evaluation.get("plots"))
     charts = []
     matrix = plots.get("confusion_matrix")
     if isinstance(matrix, Mapping):
         labels = matrix.get("labels") or evaluation.get("labels")
         charts.append(
             draw_heatmap(
-                _sequence(matrix.get("matrix")),
+                as_list(matrix.get("matrix")),
                 row_labels=labels,
                 column_labels=labels,
                 title="Confusion matrix",
@@ -728,7 +731,7 @@ def _charts(evaluation: Mapping[str, Any]) -> str:
         )
     calibration = plots.get("calibration")
     if isinstance(calibration, Mapping):
-        points = _records(calibration.get("points"))
+        points = as_records(calibration.get("points"))
         which = (
             f"class {calibration.get('positive_label')}"
             if calibration.get("kind") == "positive_class"
@@ -745,12 +748,12 @@ def _charts(evaluation: Mapping[str, Any]) -> str:
         )
     residuals = plots.get("residuals")
     if isinstance(residuals, Mapping):
-        shown = len(_sequence(residuals.get("y_pred")))
+        shown = len(as_list(residuals.get("y_pred")))
         total = residuals.get("n_total") or shown
         charts.append(
             draw_scatter(
-                _sequence(residuals.get("y_pred")),
-                _sequence(residuals.get("residual")),
+                as_list(residuals.get("y_pred")),
+                as_list(residuals.get("residual")),
                 title="Residuals against predictions",
                 subtitle=f"{format_number(shown)} of {format_number(total)} rows; "
                 "residual = true - predicted",
@@ -768,10 +771,10 @@ def _charts(evaluation: Mapping[str, Any]) -> str:
 
 def _slice_table(column: str, values: Mapping[str, Any]) -> str:
     entries = [(key, v) for key, v in values.items() if isinstance(v, Mapping)]
-    names = _metric_names([{"means": _mapping(v.get("metrics"))} for _, v in entries], "")[1:]
+    names = _metric_names([{"means": as_mapping(v.get("metrics"))} for _, v in entries], "")[1:]
     rows = []
     for key, entry in entries:
-        scores = _mapping(entry.get("metrics"))
+        scores = as_mapping(entry.get("metrics"))
         rows.append([key, entry.get("rows")] + [scores.get(m) for m in names])
     return f"<h3>By {escape(column)}</h3>" + render_table(
         ["Value", "Rows"] + [f"{m} {_arrow(m)}".strip() for m in names],
@@ -791,12 +794,12 @@ def _better(metric: str) -> str:
 
 def _blessing_section(blessing: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
     text, tone = _verdict(blessing)
-    params = _mapping(blessing.get("params"))
+    params = as_mapping(blessing.get("params"))
     parts = [_verdict_box(text, tone, _verdict_detail(blessing))]
     settings = [
         f"metric compared with the champion: <strong>{escape(blessing.get('metric'))}</strong>"
     ]
-    thresholds = _mapping(params.get("thresholds"))
+    thresholds = as_mapping(params.get("thresholds"))
     if thresholds:
         settings.append(
             "thresholds: "
@@ -811,7 +814,7 @@ def _blessing_section(blessing: Mapping[str, Any]) -> tuple[Markup, Markup | Non
             f"slices compared from {escape(format_number(params.get('slice_min_rows')))} rows"
         )
     parts.append('<ul class="plain">' + "".join(f"<li>{s}</li>" for s in settings) + "</ul>")
-    reasons = _records(blessing.get("reasons"))
+    reasons = as_records(blessing.get("reasons"))
     parts.append(
         render_table(
             [
@@ -843,7 +846,7 @@ def _blessing_section(blessing: Mapping[str, Any]) -> tuple[Markup, Markup | Non
             empty="No check was made.",
         )
     )
-    skipped = _records(blessing.get("skipped"))
+    skipped = as_records(blessing.get("skipped"))
     if skipped:
         parts.append("<h3>Slices not compared</h3>")
         parts.append(
@@ -936,26 +939,6 @@ def _plain(value: Any) -> str:
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """``value`` if it is a mapping, else an empty one: results are read defensively."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def _records(value: Any) -> list[Mapping[str, Any]]:
-    """The mappings in ``value`` if it is a list or tuple, else none."""
-    return [v for v in _sequence(value) if isinstance(v, Mapping)]
-
-
-def _sequence(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _key(item: tuple[Any, Any]) -> str:

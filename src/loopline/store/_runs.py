@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 import socket
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row
@@ -21,57 +22,33 @@ from ._json import dumps, loads
 from ._records import DONE_STATUSES, Artifact, Run, StepRun
 
 
+R = TypeVar("R")
+
+
+def record_from_row(
+    cls: type[R], row: Row[Any], *, json: tuple[str, ...] = (), flags: tuple[str, ...] = ()
+) -> R:
+    """Build a record dataclass from a row: JSON columns parsed, flag columns as bools."""
+    values = dict(row._mapping)
+    for key in json:
+        values[key] = loads(values[key])
+    for key in flags:
+        values[key] = bool(values[key])
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
 def _run(row: Row[Any]) -> Run:
-    m = row._mapping
-    return Run(
-        id=m["id"],
-        name=m["name"],
-        status=m["status"],
-        started_at=m["started_at"],
-        ended_at=m["ended_at"],
-        pipeline_ref=m["pipeline_ref"],
-        params=loads(m["params"]),
-        error=m["error"],
-        host=m["host"],
-        pid=m["pid"],
-        executor=m["executor"],
-        pipeline_version_id=m["pipeline_version_id"],
-    )
+    return record_from_row(Run, row, json=("params",))
 
 
 def _step_run(row: Row[Any]) -> StepRun:
-    m = row._mapping
-    return StepRun(
-        id=m["id"],
-        run_id=m["run_id"],
-        name=m["name"],
-        attempt=m["attempt"],
-        code_hash=m["code_hash"],
-        cache_key=m["cache_key"],
-        params=loads(m["params"]),
-        status=m["status"],
-        cache_hit=bool(m["cache_hit"]),
-        started_at=m["started_at"],
-        ended_at=m["ended_at"],
-        duration=m["duration"],
-        error=m["error"],
-        traceback=m["traceback"],
-    )
+    return record_from_row(StepRun, row, json=("params",), flags=("cache_hit",))
 
 
 def artifact_from_row(row: Row[Any]) -> Artifact:
     """Build an :class:`Artifact` from an ``artifacts`` row."""
-    m = row._mapping
-    return Artifact(
-        id=m["id"],
-        uri=m["uri"],
-        sha256=m["sha256"],
-        type=m["type"],
-        materializer=m["materializer"],
-        size=m["size"],
-        metadata=loads(m["metadata"]),
-        created_at=m["created_at"],
-    )
+    return record_from_row(Artifact, row, json=("metadata",))
 
 
 def _pid_alive(pid: int) -> bool:
