@@ -321,3 +321,17 @@ def test_request_log_is_flushed_on_shutdown(project: Path) -> None:
     assert len(logged) == 12
     assert set(logged["request_id"]) == {a["request_id"] for a in answers}
     assert {"in.alcohol", "out.prediction", "out.proba.0", "latency_ms"} <= set(logged.columns)
+
+
+def test_refused_requests_feed_the_error_rate(server: Server) -> None:
+    from loopline.monitoring import monitor
+
+    for _ in range(3):
+        assert _post(server, "/predict", _records(1)).status_code == 200
+    assert _post(server, "/predict", None, raw=b"[{").status_code == 422
+    server.service.request_log.flush(10)
+    result = monitor(server.registry, "wine@production", request_log=server.project / "requests")
+    assert result.errors == 1 and result.requests == 3
+    assert result.signals["error_rate"] == pytest.approx(0.25)
+    assert set(result.current_counts) >= {"alcohol", "proline"}
+    assert sum(result.current_counts["alcohol"]) == 3

@@ -40,6 +40,7 @@ def write_monitoring_report(registry: Registry, result: MonitoringResult, path: 
         drift=result.drift.to_dict(),
         baseline=package.statistics,
         current=result.current_statistics,
+        current_counts=result.current_counts,
         history=history,
         performance=result.performance,
     )

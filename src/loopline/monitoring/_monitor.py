@@ -46,6 +46,8 @@ class MonitoringResult:
     signals: dict[str, float]
     report_id: int = 0
     current_statistics: dict[str, Any] | None = None
+    current_counts: dict[str, Any] = field(default_factory=dict)
+    errors: int = 0
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,11 +61,13 @@ class MonitoringResult:
                 "rows": self.rows,
                 "requests": self.requests,
                 "skipped_files": self.skipped_files,
+                "errors": self.errors,
             },
             "drift": self.drift.to_dict(),
             "performance": self.performance,
             "signals": self.signals,
             "current_statistics": self.current_statistics,
+            "current_counts": self.current_counts,
             "notes": self.notes,
         }
 
@@ -106,18 +110,22 @@ def monitor(
     fitted = (detector or DriftDetector()).fit(package.statistics, package.prediction_statistics)
     drift = fitted.score(features, predictions=predictions if len(frame) else None)
     performance = window_performance(registry.store, version.model, package, frame)
+    requests = int(frame["request_id"].nunique()) if len(frame) else 0
+    errors = _errors(request_log, version.model, start, end)
     result = MonitoringResult(
         model=version.model,
         version=version.version,
         window_start=start.timestamp() if start else _first_time(frame),
         window_end=end.timestamp(),
         rows=len(frame),
-        requests=int(frame["request_id"].nunique()) if len(frame) else 0,
+        requests=requests,
         skipped_files=read.files_skipped,
         drift=drift,
         performance=performance,
-        signals=signals_of(drift, performance, len(frame)),
+        signals=signals_of(drift, performance, len(frame), errors=errors, requests=requests),
         current_statistics=compute_statistics(features) if len(features) else None,
+        current_counts=_counts_on_baseline(features, package.statistics),
+        errors=errors,
         notes=list(drift.notes)
         + (
             [f"{read.files_skipped} request-log file(s) could not be read and were skipped"]
@@ -197,10 +205,18 @@ def _like(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 
 
 def signals_of(
-    drift: DriftReport, performance: dict[str, Any] | None, rows: int
+    drift: DriftReport,
+    performance: dict[str, Any] | None,
+    rows: int,
+    *,
+    errors: int = 0,
+    requests: int = 0,
 ) -> dict[str, float]:
-    """The flat numbers alert rules and triggers read (``drift_share``, ``psi.<f>``, ...)."""
+    """The flat numbers alert rules and triggers read (``drift_share``, ``psi.<f>``,
+    ``metric.<m>``, ``decay.<m>``, ``error_rate``, ``rows``)."""
     signals: dict[str, float] = {"rows": float(rows)}
+    if errors or requests:
+        signals["error_rate"] = errors / (errors + requests)
     if drift.share_drifted is not None:
         signals["drift_share"] = float(drift.share_drifted)
         signals["dataset_drift"] = float(drift.dataset_drift)
@@ -264,3 +280,42 @@ def _headline(result: MonitoringResult) -> str:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.performance["metrics"].items()))
         text += f"; on {result.performance['labelled_rows']} labelled rows: {shown}"
     return text
+
+
+def _errors(root: Path, model: str, start: datetime | None, end: datetime) -> int:
+    """Refused or failed requests in the window (the service's ``errors.jsonl``)."""
+    import json
+
+    from ..serving._service import ERRORS_FILE
+
+    path = Path(root) / f"model={model}" / ERRORS_FILE
+    if not path.is_file():
+        return 0
+    low = start.timestamp() if start else float("-inf")
+    count = 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                stamp = float(json.loads(line)["time"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut off by a crash
+            count += low <= stamp < end.timestamp()
+    return count
+
+
+def _counts_on_baseline(features: pd.DataFrame, baseline: dict[str, Any]) -> dict[str, Any]:
+    """The window's counts on the training histogram's bins (numeric) or per category."""
+    from ..components import bin_counts
+
+    counts: dict[str, Any] = {}
+    for name, entry in baseline.get("columns", {}).items():
+        if name not in features or not len(features):
+            continue
+        edges = (entry.get("histogram") or {}).get("edges") or []
+        if entry.get("kind") == "numeric" and len(edges) >= 2:
+            values = pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=float)
+            counts[name] = [int(c) for c in bin_counts(values, np.asarray(edges, dtype=float))]
+        elif entry.get("kind") in ("categorical", "boolean"):
+            tally = features[name].dropna().astype(str).value_counts()
+            counts[name] = {str(k): int(v) for k, v in tally.items()}
+    return counts

@@ -168,6 +168,8 @@ def create_app(service: PredictionService) -> FastAPI:
             body = exc.to_dict()
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         _count(request, status)
+        if request.url.path in ("/predict", "/invocations"):
+            service.log_error(status, str(exc))
         return JSONResponse(body, status_code=status, headers=headers)
 
     def _count(request: Request, status: int, answer: Answer | None = None) -> None:

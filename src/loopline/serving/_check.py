@@ -11,17 +11,22 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    """Load the package, predict its sample rows, and report."""
+    """Load the package as the service does, validate and predict its sample rows, report."""
     try:
+        from pathlib import Path
+
         from ..components import load_package
+        from ._service import LoadedModel
+        from ._validation import check_frame
 
         package = load_package(argv[0])
         samples = package.samples()
-        predictions = package.model.predict(samples[package.features])
+        checked = check_frame(samples, package.schema, policy="strict")
+        checked.raise_for_errors()
+        loaded = LoadedModel(package.manifest["name"], 0, package, Path(argv[0]))
+        predictions = loaded.predict(checked.frame)
         if len(predictions) != len(samples):
             raise ValueError(f"{len(predictions)} predictions for {len(samples)} rows")
-        if package.task == "classification" and hasattr(package.model, "predict_proba"):
-            package.model.predict_proba(samples[package.features])
     except Exception as exc:  # noqa: BLE001 - any failure is the verdict, reported as JSON
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}))
         return 1

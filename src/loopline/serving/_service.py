@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROLES = ("primary", "canary", "shadow")
+#: Refused and failed requests, one JSON line each, beside a model's request log.
+ERRORS_FILE = "errors.jsonl"
 
 
 @dataclass
@@ -184,6 +188,7 @@ class PredictionService:
         )
         self._watcher: asyncio.Task[None] | None = None
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self._errors_lock = threading.Lock()
         self._scratch = Path(__import__("tempfile").mkdtemp(prefix="loopline-serve-"))
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -382,6 +387,16 @@ class PredictionService:
             return
         outputs = prediction_outputs(result.predictions, result.probabilities, result.classes)
         self.request_log.append(loaded.name, loaded.version, request_id, frame, outputs, latency_ms)
+
+    def log_error(self, status: int, message: str) -> None:
+        """Count a refused or failed request for monitoring's ``error_rate``."""
+        if self.options.request_log_dir is None or "primary" not in self.slots:
+            return
+        folder = self.options.request_log_dir / f"model={self.slots['primary'].loaded.name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"time": time.time(), "status": status, "error": message[:300]})
+        with self._errors_lock, open(folder / ERRORS_FILE, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
 
     def describe(self) -> dict[str, Any]:
         """Which version each role serves, for ``/readyz`` and the logs."""

@@ -21,7 +21,6 @@ from ._engine import transaction
 from ._json import dumps, loads
 from ._records import DONE_STATUSES, Artifact, Run, StepRun
 
-
 R = TypeVar("R")
 
 
