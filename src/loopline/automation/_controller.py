@@ -74,6 +74,8 @@ class Controller:
         self.promotion = self.loop.automation.promotion or self.workflow.model.approval
         self._rules = self._alert_rules()
         self._dispatcher: Any = None
+        #: The last monitoring window of :meth:`run_once` (None before, or without production).
+        self.last_window: MonitoringResult | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -106,7 +108,7 @@ class Controller:
         now = now or datetime.now(timezone.utc)
         self.store.locks.renew(LOCK)
         first = self._last_event_id()
-        result = self._monitor(now)
+        result = self.last_window = self._monitor(now)
         if result is not None:
             self._send_alerts(result)
         reasons = self._fired_triggers(result, manual, now)

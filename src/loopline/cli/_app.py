@@ -308,7 +308,7 @@ def demo(
         typer.Option("--dir", help="Project folder to create (default: a new temporary folder)."),
     ] = None,
 ) -> None:
-    """Create a project in a folder and run an example pipeline twice (the second from cache)."""
+    """Run the whole loop on generated data, narrated: train, serve, drift, retrain, promote."""
     from ._demo import run_demo
 
     run_demo(directory)

@@ -16,10 +16,13 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._demo_data import TARGET, make_loans
 from ._output import console
+
+if TYPE_CHECKING:
+    from ..monitoring import MonitoringResult
 
 NAME = "loans"
 
@@ -134,13 +137,13 @@ def run_demo(directory: Path | None) -> Path:
 
         say.header("After the promotion: accuracy on the drifted traffic recovers")
         client.traffic(make_loans(250, drift=1.0, seed=13), say)
-        _check(folder, say)  # in the cooldown after retraining: it monitors and waits
+        last = _check(folder, say)  # in the cooldown after retraining: it monitors and waits
     finally:
         _stop(server)
 
     say.header("Timeline (loopline events)")
     _timeline(folder, say)
-    _reports(folder, say)
+    _reports(folder, last, say)
     console().print(
         f"\nDone in {time.perf_counter() - say.start:.1f} s. The project stays in {folder}:"
     )
@@ -171,12 +174,13 @@ def _cached_rerun(folder: Path, say: _Narrator) -> None:
     )
 
 
-def _check(folder: Path, say: _Narrator) -> None:
+def _check(folder: Path, say: _Narrator) -> MonitoringResult | None:
     from ..automation import Controller
     from ..config import load_settings
 
     with Controller(load_settings(folder), echo=say.line) as controller:
         controller.run_once()
+        return controller.last_window
 
 
 def _free_port() -> int:
@@ -296,11 +300,10 @@ def _timeline(folder: Path, say: _Narrator) -> None:
             say.line(f"{stamp} {event.kind:<22} {event.subject_id:<10} {reason[:110]}")
 
 
-def _reports(folder: Path, say: _Narrator) -> None:
+def _reports(folder: Path, last: MonitoringResult | None, say: _Narrator) -> None:
     """The HTML reports: the last monitoring window, and the retraining run."""
     from ..artifacts import ArtifactStore
     from ..config import load_settings
-    from ..monitoring import monitor
     from ..registry import Registry
     from ..store import Store
     from ._monitoring_html import write_monitoring_report
@@ -308,12 +311,10 @@ def _reports(folder: Path, say: _Narrator) -> None:
 
     settings = load_settings(folder)
     with Store(settings.store_url) as store:
-        registry = Registry(store, ArtifactStore(settings.artifacts_url), actor="demo")
-        result = monitor(
-            registry, f"{NAME}@production", request_log=settings.state_dir / "requests"
-        )
-        path = write_monitoring_report(registry, result, folder / "monitoring.html")
+        if last is not None:
+            registry = Registry(store, ArtifactStore(settings.artifacts_url), actor="demo")
+            path = write_monitoring_report(registry, last, folder / "monitoring.html")
+            say.line(f"monitoring report: {path}")
         runs = store.runs.list(status="succeeded", name="training", limit=1)
-    say.line(f"monitoring report: {path}")
     if runs:
         write_run_report(folder, runs[0].id, folder / "training-report.html")
