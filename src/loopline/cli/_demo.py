@@ -42,6 +42,16 @@ folds = 3
 trials = 4
 seed = 0
 
+[[training.candidates]]
+estimator = "sklearn.linear_model.LogisticRegression"
+params = {{ max_iter = 1000 }}
+search_space = {{ C = {{ type = "float", low = 0.01, high = 10.0, log = true }} }}
+
+[[training.candidates]]
+estimator = "sklearn.ensemble.HistGradientBoostingClassifier"
+params = {{ max_iter = 80 }}
+search_space = {{ learning_rate = {{ type = "float", low = 0.03, high = 0.3, log = true }}, max_leaf_nodes = {{ type = "int", low = 8, high = 48 }} }}
+
 [blessing]
 absolute_margin = 0.0
 relative_margin = 0.02
