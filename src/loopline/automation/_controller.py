@@ -96,7 +96,11 @@ class Controller:
     def watch(self, *, interval: float, stop: Callable[[], bool] = lambda: False) -> None:
         """Check every ``interval`` seconds until ``stop()`` is true (or Ctrl-C)."""
         while not stop():
-            self.run_once()
+            try:
+                self.run_once()
+            except LooplineError as exc:  # a bad check must not end the controller
+                self._event("controller.error", self.name, str(exc))
+                self.echo(f"check failed: {exc} — trying again in {interval:g} s")
             deadline = time.monotonic() + interval
             while time.monotonic() < deadline and not stop():
                 time.sleep(min(1.0, interval))

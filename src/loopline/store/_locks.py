@@ -25,11 +25,12 @@ class LockStore:
         self._engine = engine
         self.holder = f"{default_actor()}:{os.getpid()}"
 
-    def acquire(self, name: str, *, stale_after: float = 60.0) -> None:
+    def acquire(self, name: str, *, stale_after: float = 600.0) -> None:
         """Take the lock ``name`` for this process.
 
-        A lock is taken over when its holder's process is gone (same host) or it was not
-        renewed (:meth:`renew`) for ``stale_after`` seconds.
+        A lock is taken over when its holder's process is gone (on this host, where that
+        can be checked) or, held from another host, was not renewed (:meth:`renew`) for
+        ``stale_after`` seconds.
 
         Raises:
             ConflictError: Another live process holds it; the error names the holder.
@@ -39,7 +40,7 @@ class LockStore:
             row = conn.execute(sa.select(t.locks).where(t.locks.c.name == name)).first()
             if row is not None and not (row.host == host and row.pid == pid):
                 dead = row.host == host and not _pid_alive(row.pid)
-                stale = now - row.heartbeat_at > stale_after
+                stale = row.host != host and now - row.heartbeat_at > stale_after
                 if not (dead or stale):
                     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.acquired_at))
                     raise ConflictError(
