@@ -50,7 +50,9 @@ search_space = {{ C = {{ type = "float", low = 0.01, high = 10.0, log = true }} 
 [[training.candidates]]
 estimator = "sklearn.ensemble.HistGradientBoostingClassifier"
 params = {{ max_iter = 80 }}
-search_space = {{ learning_rate = {{ type = "float", low = 0.03, high = 0.3, log = true }}, max_leaf_nodes = {{ type = "int", low = 8, high = 48 }} }}
+[training.candidates.search_space]
+learning_rate = {{ type = "float", low = 0.03, high = 0.3, log = true }}
+max_leaf_nodes = {{ type = "int", low = 8, high = 48 }}
 
 [blessing]
 absolute_margin = 0.0
