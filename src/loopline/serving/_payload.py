@@ -46,6 +46,7 @@ import pandas as pd
 
 from loopline.components import Schema
 from loopline.errors import InvalidInputError
+from loopline.serving._fast import fast_frame
 from loopline.serving._validation import (
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_STRING_LENGTH,
@@ -133,6 +134,16 @@ def read_payload(
         ["record 1, field 'x': 12 is above the largest value seen in training (10.0)"]
     """
     body = parse_json_body(raw, max_bytes=max_bytes)
+    fast = fast_frame(
+        body,
+        schema,
+        format=format,
+        max_rows=max_rows,
+        max_string_length=max_string_length,
+        policy=policy,
+    )
+    if fast is not None:
+        return ValidationResult(fast)
     frame = body_to_frame(body, schema, format=format, max_rows=max_rows, max_errors=max_errors)
     result = check_frame(
         frame,

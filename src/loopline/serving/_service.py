@@ -85,15 +85,45 @@ class LoadedModel:
     loaded_at: float = field(default_factory=time.time)
 
     def predict(self, frame: pd.DataFrame) -> Predictions:
-        """Predict a batch; classifiers also give class probabilities."""
+        """Predict a batch; classifiers also give class probabilities.
+
+        Estimators whose ``predict`` is the most probable class are scored once (the
+        preprocessing and the model run once, not twice); others call both methods.
+        """
         model = self.package.model
         X = frame[self.package.features]
-        predictions = np.asarray(model.predict(X))
-        if self.package.task == "classification" and hasattr(model, "predict_proba"):
-            return Predictions(
-                predictions, np.asarray(model.predict_proba(X)), np.asarray(model.classes_)
-            )
-        return Predictions(predictions)
+        if self.package.task != "classification" or not hasattr(model, "predict_proba"):
+            return Predictions(np.asarray(model.predict(X)))
+        proba = np.asarray(model.predict_proba(X))
+        classes = np.asarray(model.classes_)
+        if _predicts_argmax(model):
+            predictions = classes[proba.argmax(axis=1)]
+        else:
+            predictions = np.asarray(model.predict(X))
+        return Predictions(predictions, proba, classes)
+
+
+#: Estimator modules whose classifiers predict the class of highest probability.
+_ARGMAX_MODULES = (
+    "sklearn.ensemble",
+    "sklearn.tree",
+    "sklearn.naive_bayes",
+    "sklearn.neighbors",
+    "sklearn.discriminant_analysis",
+    "lightgbm",
+    "xgboost",
+)
+
+
+def _predicts_argmax(model: Any) -> bool:
+    """Whether ``predict`` equals ``classes_[argmax(predict_proba)]`` for this model.
+
+    True for trees, forests, boosting, naive Bayes, neighbours; not for, e.g., ``SVC``
+    (Platt scaling) or linear models (ties and ``decision_function`` thresholds), which
+    are scored with both methods.
+    """
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return type(final).__module__.startswith(_ARGMAX_MODULES)
 
 
 @dataclass
@@ -189,6 +219,7 @@ class PredictionService:
         self._watcher: asyncio.Task[None] | None = None
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         self._errors_lock = threading.Lock()
+        self._refreshing: asyncio.Lock | None = None  # one refresh at a time (watcher, admin)
         self._scratch = Path(__import__("tempfile").mkdtemp(prefix="loopline-serve-"))
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -264,6 +295,12 @@ class PredictionService:
         Returns:
             One ``{role, model, version, previous}`` per swap made.
         """
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
+        async with self._refreshing:
+            return await self._refresh()
+
+    async def _refresh(self) -> list[dict[str, Any]]:
         swaps = []
         for role in [r for r in self.refs if r not in self.slots]:
             try:
