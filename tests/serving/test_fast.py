@@ -45,6 +45,20 @@ def _full(body: Any, format: str = "loopline") -> pd.DataFrame:
         ({"records": [CLEAN]}, "loopline"),
         ({"dataframe_records": [CLEAN, CLEAN]}, "mlflow"),
         ({"instances": [CLEAN]}, "mlflow"),
+        (
+            {"dataframe_split": {"columns": list(CLEAN), "data": [list(CLEAN.values())] * 3}},
+            "mlflow",
+        ),
+        (
+            {
+                "dataframe_split": {
+                    "columns": list(reversed(CLEAN)),
+                    "data": [list(reversed(CLEAN.values()))],
+                    "index": [7],
+                }
+            },
+            "mlflow",
+        ),
     ],
 )
 def test_clean_requests_give_the_full_paths_frame(body: Any, format: str) -> None:

@@ -28,17 +28,15 @@ def fast_frame(
     body: Any, schema: Schema, *, format: str, max_rows: int, max_string_length: int, policy: str
 ) -> pd.DataFrame | None:
     """The model's frame for a clean request, or None to use the full checks."""
-    records = _records(body, format)
-    if records is None or not 0 < len(records) <= max_rows:
-        return None
     names = [c.name for c in schema.columns]
-    wanted = set(names)
-    for record in records:
-        if not isinstance(record, dict) or record.keys() != wanted:
-            return None
+    columns = _columns(body, format, names)
+    if columns is None:
+        return None
+    if not 0 < len(next(iter(columns.values()), [])) <= max_rows:
+        return None
     data: dict[str, Any] = {}
     for column in schema.columns:
-        values = [record[column.name] for record in records]
+        values = columns[column.name]
         if column.kind == "numeric":
             checked = _numbers(values, column.min, column.max)
         elif column.kind == "categorical":
@@ -49,6 +47,40 @@ def fast_frame(
             return None
         data[column.name] = checked
     return pd.DataFrame(data, columns=names)
+
+
+def _columns(body: Any, format: str, names: list[str]) -> dict[str, list[Any]] | None:
+    """Column name -> values, from records or from a columns + data table; None otherwise."""
+    table = _table(body, format)
+    if table is not None:
+        header, rows = table
+        if not isinstance(header, list) or sorted(header) != sorted(names) or not rows:
+            return None
+        width = len(header)
+        for row in rows:
+            if not isinstance(row, list) or len(row) != width:
+                return None
+        position = {name: i for i, name in enumerate(header)}
+        return {name: [row[position[name]] for row in rows] for name in names}
+    records = _records(body, format)
+    if records is None or not records:
+        return None
+    wanted = set(names)
+    for record in records:
+        if not isinstance(record, dict) or record.keys() != wanted:
+            return None
+    return {name: [record[name] for record in records] for name in names}
+
+
+def _table(body: Any, format: str) -> tuple[Any, list[Any]] | None:
+    """``(columns, data)`` of a columns + data body (both protocols have one)."""
+    if not isinstance(body, dict) or len(body) != 1:
+        return None
+    key, value = next(iter(body.items()))
+    if key == "dataframe_split" and format in ("mlflow", "any") and isinstance(value, dict):
+        if set(value) <= {"columns", "data", "index"} and isinstance(value.get("data"), list):
+            return value.get("columns"), value["data"]
+    return None
 
 
 def _records(body: Any, format: str) -> list[Any] | None:
