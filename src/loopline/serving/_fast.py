@@ -77,10 +77,14 @@ def _table(body: Any, format: str) -> tuple[Any, list[Any]] | None:
     if not isinstance(body, dict) or len(body) != 1:
         return None
     key, value = next(iter(body.items()))
-    if key == "dataframe_split" and format in ("mlflow", "any") and isinstance(value, dict):
-        if set(value) <= {"columns", "data", "index"} and isinstance(value.get("data"), list):
-            return value.get("columns"), value["data"]
-    return None
+    readable = (
+        key == "dataframe_split"
+        and format in ("mlflow", "any")
+        and isinstance(value, dict)
+        and set(value) <= {"columns", "data", "index"}
+        and isinstance(value.get("data"), list)
+    )
+    return (value.get("columns"), value["data"]) if readable else None
 
 
 def _records(body: Any, format: str) -> list[Any] | None:
