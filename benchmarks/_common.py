@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib.metadata
 import json
 import os
@@ -100,3 +102,21 @@ def write_json(path: str | None, data: dict[str, Any]) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
     print(f"\nwrote {path}")
+
+
+def proc_status() -> dict[str, int]:
+    """VmRSS and VmHWM of this process, in bytes (Linux)."""
+    values = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) * 1024
+    return values
+
+
+def release_free_memory() -> None:
+    """Return freed heap pages to the OS (glibc), so a baseline RSS holds no free memory
+    that a workload could reuse without raising the peak; a no-op elsewhere."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

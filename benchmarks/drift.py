@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import gc
 import json
 import os
@@ -59,6 +58,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import proc_status, release_free_memory  # noqa: E402 - beside this script
 from scipy import stats as scipy_stats
 
 from loopline.components._statistics import compute_statistics
@@ -215,23 +215,6 @@ def _median_time(call: Callable[[], object], repeats: int) -> float:
 # -- memory -----------------------------------------------------------------------------------
 
 
-def _proc_status() -> dict[str, int]:
-    """VmRSS and VmHWM of this process, in bytes."""
-    values = {}
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0]) * 1024
-    return values
-
-
-def _release_free_memory() -> None:
-    """Return freed heap pages to the OS (glibc), so the baseline holds no reusable slack."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def child_peak_memory(side: str, rows: int) -> dict[str, Any]:
     """Run one side once in this fresh process; its peak memory above the frames and total."""
     reference, current = make_frames(rows)
@@ -242,13 +225,13 @@ def child_peak_memory(side: str, rows: int) -> dict[str, Any]:
         "statistics": lambda: compute_statistics(reference),
     }
     gc.collect()
-    _release_free_memory()
+    release_free_memory()
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
             clear.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-        baseline = _proc_status()["VmRSS"]
+        baseline = proc_status()["VmRSS"]
         calls[side]()
-        peak = _proc_status()["VmHWM"]
+        peak = proc_status()["VmHWM"]
         return {
             "peak_above_frames_bytes": peak - baseline,
             "process_peak_bytes": peak,

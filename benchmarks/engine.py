@@ -143,24 +143,9 @@ def bench_cached(repeats: int) -> dict[str, Any]:
             in_construct.append(t1 - t0)
             in_run.append(t2 - t1)
             # what a CLI user waits: interpreter + import + Runner + run
-            code = _CHILD.format(
-                bench=str(BENCH_DIR),
-                store=f"sqlite:///{folder}/.loopline/loopline.db",
-                artifacts=f"{folder}/.loopline/artifacts",
-            )
-            t0 = time.perf_counter()
-            proc = subprocess.run(
-                [sys.executable, "-c", code],
-                capture_output=True,
-                text=True,
-                cwd=folder,
-                env=_child_env(),
-            )
-            wall = time.perf_counter() - t0
-            if proc.returncode != 0:
-                raise RuntimeError(f"subprocess failed:\n{proc.stderr}")
+            parts, wall = _run_child(_CHILD, folder)
             sub_wall.append(wall)
-            sub_parts.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            sub_parts.append(parts)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     # the floor: a bare interpreter, and one that only imports loopline
@@ -260,25 +245,26 @@ def _loopline_noop3_once() -> tuple[dict[str, float], float]:
     """Loopline on ZenML's terms: a fresh subprocess and store, 3 no-op steps run twice."""
     folder = tempfile.mkdtemp(prefix="loopline-bench-")
     try:
-        code = _NOOP3_CHILD.format(
-            bench=str(BENCH_DIR),
-            store=f"sqlite:///{folder}/.loopline/loopline.db",
-            artifacts=f"{folder}/.loopline/artifacts",
-        )
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            cwd=folder,
-            env=_child_env(),
-        )
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"subprocess failed:\n{proc.stderr}")
-        return json.loads(proc.stdout.strip().splitlines()[-1]), wall
+        return _run_child(_NOOP3_CHILD, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_child(template: str, folder: str) -> tuple[dict[str, float], float]:
+    """Run a child snippet on the project in ``folder``: its last JSON line, and the wall time."""
+    code = template.format(
+        bench=str(BENCH_DIR),
+        store=f"sqlite:///{folder}/.loopline/loopline.db",
+        artifacts=f"{folder}/.loopline/artifacts",
+    )
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=folder, env=_child_env()
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"subprocess failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]), wall
 
 
 def _zenml_once(peer: Any) -> tuple[dict[str, Any], float]:

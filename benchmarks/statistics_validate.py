@@ -27,8 +27,6 @@ The target is Loopline within 2x of the floor's time.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import gc
 import json
 import os
@@ -43,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import proc_status, release_free_memory  # noqa: E402 - beside this script
 
 from loopline.components._schema import infer_schema
 from loopline.components._statistics import compute_statistics
@@ -132,37 +131,17 @@ def time_parts(df: pd.DataFrame, repeats: int) -> dict[str, float]:
     return medians
 
 
-def _proc_status() -> dict[str, int]:
-    """VmRSS and VmHWM of this process, in bytes."""
-    values = {}
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0]) * 1024
-    return values
-
-
-def _release_free_memory() -> None:
-    """Return freed heap pages to the OS (glibc), so the baseline RSS holds no free memory
-
-    that a workload could reuse without raising the peak; a no-op elsewhere.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def child_peak_memory(side: str, rows: int) -> dict[str, Any]:
     """Run one side once in this (fresh) process and measure its peak memory."""
     df = make_frame(rows)
     gc.collect()
-    _release_free_memory()
+    release_free_memory()
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
             clear.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-        baseline = _proc_status()["VmRSS"]
+        baseline = proc_status()["VmRSS"]
         SIDES[side](df)
-        peak = _proc_status()["VmHWM"]
+        peak = proc_status()["VmHWM"]
         return {"peak_bytes": peak - baseline, "method": "VmHWM - VmRSS after clear_refs"}
     except OSError:
         tracemalloc.start()
