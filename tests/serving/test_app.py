@@ -137,6 +137,36 @@ def test_predictions_match_load_model_exactly(server: Server) -> None:
     assert len(body["request_id"]) == 32
 
 
+def test_concurrent_single_records_are_batched_and_each_gets_its_own_answer(
+    server: Server,
+) -> None:
+    records = _records(60)
+    package = server.registry.load_package("wine@production")
+    expected = package.model.predict(pd.DataFrame(records)[package.features]).tolist()
+    answers: dict[int, Any] = {}
+
+    def client(first: int) -> None:
+        with httpx.Client(headers={"authorization": f"Bearer {TOKEN}"}) as http:
+            for i in range(first, len(records), 6):
+                answers[i] = http.post(f"{server.url}/predict", json=[records[i]], timeout=30)
+
+    threads = [threading.Thread(target=client, args=(first,)) for first in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(answer.status_code == 200 for answer in answers.values())
+    assert [answers[i].json()["predictions"][0] for i in range(len(records))] == expected
+    metrics = httpx.get(f"{server.url}/metrics").text
+    # Every record went through the model exactly once, in however many calls.
+    assert float(_metric(metrics, "loopline_batch_rows_sum")) == len(records)
+    assert 1 <= float(_metric(metrics, "loopline_batch_rows_count")) <= len(records)
+
+
+def _metric(text: str, name: str) -> str:
+    return next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " "))
+
+
 def test_columns_format_and_mlflow_formats(server: Server) -> None:
     records = _records(3)
     columns = list(records[0])

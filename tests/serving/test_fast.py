@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loopline.components import ColumnSchema, Schema
-from loopline.serving._fast import fast_frame
-from loopline.serving._payload import body_to_frame
+from loopline.serving._fast import fast_records
+from loopline.serving._payload import PayloadError, body_to_frame, read_payload
+from loopline.serving._records import Records, frame_of
 from loopline.serving._validation import check_frame
 
 SCHEMA = Schema(
@@ -26,10 +27,13 @@ SCHEMA = Schema(
 CLEAN = {"age": 40, "income": 52.5, "region": "west", "note": "x"}
 
 
+def _records(body: Any, schema: Schema = SCHEMA, format: str = "loopline") -> Records | None:
+    return fast_records(body, schema, format=format, max_rows=100, max_string_length=50)
+
+
 def _fast(body: Any, schema: Schema = SCHEMA, format: str = "loopline") -> pd.DataFrame | None:
-    return fast_frame(
-        body, schema, format=format, max_rows=100, max_string_length=50, policy="strict"
-    )
+    records = _records(body, schema, format)
+    return None if records is None else records.to_frame()
 
 
 def _full(body: Any, format: str = "loopline") -> pd.DataFrame:
@@ -81,6 +85,7 @@ def test_clean_requests_give_the_full_paths_frame(body: Any, format: str) -> Non
         {**CLEAN, "region": "south"},  # unseen category
         {**CLEAN, "note": 7},  # a number in a text field
         {**CLEAN, "note": "y" * 51},  # too long
+        {**CLEAN, "income": 9 * 10**308},  # an int no double can hold
     ],
 )
 def test_anything_unusual_goes_to_the_full_path(record: dict[str, Any]) -> None:
@@ -96,6 +101,9 @@ def test_anything_unusual_goes_to_the_full_path(record: dict[str, Any]) -> None:
         {"records": [CLEAN], "x": 1},
         "text",
         [1, 2],
+        {"dataframe_split": {"columns": [1, "age", "income", "region"], "data": [[1, 2, 3, 4]]}},
+        {"dataframe_split": {"columns": [["age"], "income", "region", "note"], "data": [[1] * 4]}},
+        {"dataframe_split": {"columns": ["age", "age", "region", "note"], "data": [[1] * 4]}},
     ],
 )
 def test_shapes_it_does_not_read(body: Any) -> None:
@@ -125,3 +133,56 @@ def test_the_fast_frame_equals_the_full_one(records: list[dict[str, Any]]) -> No
     fast = _fast(records)
     assert fast is not None
     pd.testing.assert_frame_equal(fast, _full(records))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'[{"x": 9' + b"0" * 308 + b"}]",
+        b'{"dataframe_split": {"columns": [1, "x"], "data": [[1, 2]]}}',
+        b'{"dataframe_split": {"columns": [["x"]], "data": [[1]]}}',
+    ],
+)
+def test_odd_bodies_get_a_422_not_a_crash(raw: bytes) -> None:
+    # These once raised OverflowError / TypeError inside the fast path (a 500).
+    schema = Schema([ColumnSchema("x", "numeric")])
+    with pytest.raises(PayloadError) as caught:
+        read_payload(raw, schema, format="any")
+    assert caught.value.status == 422
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "age": st.integers(18, 90),
+                    "income": st.floats(-1e6, 1e6, allow_nan=False),
+                    "region": st.sampled_from(["east", "west"]),
+                    "note": st.text(max_size=5),
+                }
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_batch_of_records_is_the_frame_of_all_their_rows(requests: list[list[Any]]) -> None:
+    parts = [_records(request) for request in requests]
+    assert all(part is not None for part in parts)
+    everyone = [record for request in requests for record in request]
+    pd.testing.assert_frame_equal(frame_of(parts), _full(everyone))  # type: ignore[arg-type]
+
+
+def test_records_and_frames_join_in_order() -> None:
+    first, third = _records([CLEAN]), _records([{**CLEAN, "age": 50}])
+    second = _full([{**CLEAN, "age": 33}]).set_axis([5])  # an index of its own
+    assert first is not None and third is not None
+    joined = frame_of([first, second, third])
+    assert joined["age"].tolist() == [40.0, 33.0, 50.0]
+    assert isinstance(joined.index, pd.RangeIndex)
+    pd.testing.assert_frame_equal(
+        joined, _full([CLEAN, {**CLEAN, "age": 33}, {**CLEAN, "age": 50}])
+    )

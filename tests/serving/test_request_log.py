@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopline.errors import ConflictError, InvalidInputError
+from loopline.serving._records import NUMERIC, TEXT, Records
 from loopline.serving._request_log import (
     BASE_COLUMNS,
     RequestLog,
@@ -84,6 +85,24 @@ def test_rows_round_trip_one_row_per_record(tmp_path: Path) -> None:
     assert frame["out.proba.yes"].tolist() == [0.75] * 5
     assert (stats.files_read, stats.files_skipped, stats.rows) == (1, 0, 5)
     assert log.stats.written_rows == 5 and log.stats.pending_rows == 0
+
+
+def test_records_and_frames_are_logged_alike(tmp_path: Path) -> None:
+    # The service logs the fast path's Records; requests that took the full path are frames.
+    def records(age: float, color: str) -> Records:
+        return Records(("age", "color"), ([age], [color]), (NUMERIC, TEXT))
+
+    with RequestLog(tmp_path) as log:
+        log.append("churn", 1, "r1", records(30, "red"), outputs(1), 1.0, T0)
+        log.append("churn", 1, "r2", inputs(2, 40), outputs(2), 1.0, T0)
+        log.append("churn", 1, "r3", records(50.5, "blue"), outputs(1), 1.0, T0)
+        log.append("churn", 1, "r4", records(60, "green"), outputs(1), 1.0, T0)
+
+    frame, _ = read_request_log(tmp_path, "churn")
+    assert frame["request_id"].tolist() == ["r1", "r2", "r2", "r3", "r4"]
+    assert frame["in.age"].tolist() == [30.0, 40.0, 41.0, 50.5, 60.0]
+    assert frame["in.color"].tolist() == ["red", "red", "blue", "blue", "green"]
+    assert len(part_files(tmp_path)) == 1
 
 
 def test_files_are_partitioned_by_model_date_and_hour(tmp_path: Path) -> None:

@@ -1,16 +1,17 @@
 """Adaptive micro-batching: concurrent requests share one call of the model.
 
 A ``MicroBatcher`` owns one predict function (a fitted pipeline's ``predict``, wrapped to
-return ``Predictions``). Requests ``submit`` their validated frames; a single worker task on
-the event loop concatenates the frames waiting in the queue into one batch, runs the
-predict function on it in a worker thread (the event loop is never blocked), and hands
-each request back exactly its own rows, in order.
+return ``Predictions``). Requests ``submit`` their validated rows (a DataFrame, or the fast
+path's ``Records``); a single worker task on the event loop takes the requests waiting in
+the queue as one batch, and a worker thread joins them into one frame (``frame_of``: one
+array per column for all the ``Records``), runs the predict function on it (the event loop
+is never blocked), and hands each request back exactly its own rows, in order.
 
 The batching policy:
 
 - A batch takes requests in arrival order, up to ``max_batch_size`` rows, and only requests
-  whose frames have the same columns (a frame bigger than ``max_batch_size`` forms a batch
-  of its own; frames are never split).
+  with the same columns (a request bigger than ``max_batch_size`` forms a batch of its
+  own; requests are never split).
 - Requests that arrive while a batch is predicting wait in the queue and form the next
   batch: under load, batches fill up by themselves without any added wait.
 - Beyond that, the batcher waits for more requests only when it has seen concurrency: if
@@ -58,6 +59,8 @@ import numpy as np
 import pandas as pd
 
 from loopline.errors import ConflictError, InvalidInputError
+
+from ._records import Records, frame_of
 
 __all__ = ["BatchInfo", "BatchResult", "MicroBatcher", "PredictFunction", "Predictions"]
 
@@ -118,7 +121,7 @@ class Predictions:
 class PredictFunction(Protocol):
     """A function from a frame to its predictions (``Predictions``, or an array of them).
 
-    It runs in a worker thread, one batch at a time.
+    It runs in a worker thread, one batch at a time, and always gets a DataFrame.
     """
 
     def __call__(self, frame: pd.DataFrame, /) -> Predictions | np.ndarray: ...
@@ -169,7 +172,7 @@ class BatchInfo:
 
 @dataclass
 class _Request:
-    frame: pd.DataFrame
+    rows: pd.DataFrame | Records
     columns: tuple[Hashable, ...]
     future: asyncio.Future[BatchResult]
     arrived: float
@@ -284,30 +287,34 @@ class MicroBatcher:
         self._wakeup = asyncio.Event()
         self._task = loop.create_task(self._run(), name="loopline-micro-batcher")
 
-    async def submit(self, frame: pd.DataFrame) -> BatchResult:
-        """Predict ``frame``'s rows in the next batch and return them.
+    async def submit(self, rows: pd.DataFrame | Records) -> BatchResult:
+        """Predict ``rows`` in the next batch and return their predictions.
 
         Args:
-            frame: The request's validated rows (at least one).
+            rows: The request's validated rows (at least one).
 
         Returns:
             This request's predictions (and probabilities), in its row order.
 
         Raises:
             ConflictError: If the batcher is closed (or stopped before predicting).
-            InvalidInputError: If ``frame`` is not a non-empty DataFrame.
+            InvalidInputError: If ``rows`` is not a non-empty DataFrame or ``Records``.
             Exception: Whatever the predict function raised for this request alone.
         """
-        if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
+        if isinstance(rows, Records) and len(rows):
+            columns: tuple[Hashable, ...] = rows.names
+        elif isinstance(rows, pd.DataFrame) and len(rows):
+            columns = tuple(rows.columns)
+        else:
             raise InvalidInputError(
-                "MicroBatcher.submit needs a DataFrame with at least one row. Got "
-                f"{_describe(frame)} instead.",
-                value=type(frame).__name__,
+                "MicroBatcher.submit needs a DataFrame (or Records) with at least one row. "
+                f"Got {_describe(rows)} instead.",
+                value=type(rows).__name__,
             )
         self.start()
         assert self._wakeup is not None  # set by start()
         loop = asyncio.get_running_loop()
-        request = _Request(frame, tuple(frame.columns), loop.create_future(), time.monotonic())
+        request = _Request(rows, columns, loop.create_future(), time.monotonic())
         self._pending.append(request)
         self._wakeup.set()
         return await request.future
@@ -378,7 +385,7 @@ class MicroBatcher:
                 if request.future.done():  # its caller gave up (cancelled)
                     self._pending.popleft()
                     continue
-                size = len(request.frame)
+                size = len(request.rows)
                 if batch and (
                     rows + size > self.max_batch_size or request.columns != batch[0].columns
                 ):
@@ -402,14 +409,14 @@ class MicroBatcher:
     async def _dispatch(self, batch: list[_Request]) -> None:
         """Predict one batch in the executor and hand each request its rows."""
         predict = self._predict  # read once: a hot swap applies from the next batch
-        frames = [request.frame for request in batch]
+        parts = [request.rows for request in batch]
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         self._in_flight = batch  # failed by _run if this task is cancelled while predicting
-        outcome = await loop.run_in_executor(self._executor, _predict_batch, predict, frames)
+        outcome = await loop.run_in_executor(self._executor, _predict_batch, predict, parts)
         self._in_flight = []
         seconds = time.perf_counter() - started
-        rows = sum(len(frame) for frame in frames)
+        rows = sum(len(part) for part in parts)
         failed = 0
         for request, result in zip(batch, outcome.results, strict=True):
             if isinstance(result, Exception):
@@ -439,27 +446,34 @@ class MicroBatcher:
                 logger.exception("The on_batch callback of a MicroBatcher raised; ignored.")
 
 
-def _predict_batch(predict: PredictFunction, frames: Sequence[pd.DataFrame]) -> _Outcome:
-    """Predict all frames at once; if that fails, each alone. Runs in the worker thread."""
-    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+def _predict_batch(predict: PredictFunction, parts: Sequence[pd.DataFrame | Records]) -> _Outcome:
+    """Predict all requests at once; if that fails, each alone. Runs in the worker thread."""
     try:
-        whole = _call(predict, frame)
+        whole = _call(predict, _frame(parts))
     except Exception as exc:
-        if len(frames) == 1:
+        if len(parts) == 1:
             return _Outcome([exc])
         outcome = _Outcome(retried=True)
-        for single in frames:
+        for single in parts:
             try:
-                outcome.results.append(_call(predict, single))
+                outcome.results.append(_call(predict, _frame([single])))
             except Exception as error:
                 outcome.results.append(error)
         return outcome
     outcome = _Outcome()
     start = 0
-    for single in frames:
+    for single in parts:
         outcome.results.append(whole.rows(start, start + len(single)))
         start += len(single)
     return outcome
+
+
+def _frame(parts: Sequence[pd.DataFrame | Records]) -> pd.DataFrame:
+    """The frame the predict function gets: a lone request's frame as it came."""
+    only = parts[0]
+    if len(parts) == 1 and isinstance(only, pd.DataFrame):
+        return only
+    return frame_of(parts)
 
 
 def _call(predict: PredictFunction, frame: pd.DataFrame) -> Predictions:
@@ -495,8 +509,8 @@ def _closed_error() -> ConflictError:
 
 
 def _describe(value: object) -> str:
-    if isinstance(value, pd.DataFrame):
-        return f"a DataFrame with {len(value)} rows"
+    if isinstance(value, pd.DataFrame | Records):
+        return f"a {type(value).__name__} with {len(value)} rows"
     return f"{type(value).__name__} {value!r}"[:100]
 
 

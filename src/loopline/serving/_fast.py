@@ -1,67 +1,76 @@
 """The fast path for clean requests: one pass in plain Python, no per-column pandas work.
 
 Most requests are well-formed: every field present, numbers that are finite and inside the
-training range, known categories. For those, building the model's frame directly from the
-JSON is some forty times cheaper than the full checks (which locate every problem per
-field). Anything unusual — a missing or extra field, a non-number, a missing value, a value
+training range, known categories. For those, checking the JSON's values directly is some
+forty times cheaper than the full checks (which locate every problem per field), and the
+result stays plain lists (``Records``) until a batch of requests becomes one DataFrame.
+Anything unusual — a missing or extra field, a non-number, a missing value, a value
 outside the range (a warning), an unseen category, a kind other than numeric or
 categorical, a format this path does not read — returns None, and the full path
 (``body_to_frame`` + ``check_frame``) answers instead, with its messages. The fast path
-never accepts what the full path would refuse, and it builds the same frame
+never accepts what the full path would refuse, and its records make the same frame
 (``tests/serving/test_fast.py`` checks both).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..components import Schema
+from ._records import NUMERIC, TEXT, Records
 
-_NUMBER = (int, float)
+#: The largest finite double; ints beyond it are not numbers a model can take.
+_LARGEST = sys.float_info.max
 
 
-def fast_frame(
-    body: Any, schema: Schema, *, format: str, max_rows: int, max_string_length: int, policy: str
-) -> pd.DataFrame | None:
-    """The model's frame for a clean request, or None to use the full checks."""
-    names = [c.name for c in schema.columns]
+def fast_records(
+    body: Any, schema: Schema, *, format: str, max_rows: int, max_string_length: int
+) -> Records | None:
+    """The checked records of a clean request, or None to use the full checks."""
+    names = tuple(c.name for c in schema.columns)
     columns = _columns(body, format, names)
     if columns is None:
         return None
-    if not 0 < len(next(iter(columns.values()), [])) <= max_rows:
+    if not 0 < len(columns[0]) <= max_rows:
         return None
-    data: dict[str, Any] = {}
-    for column in schema.columns:
-        values = columns[column.name]
+    dtypes: list[np.dtype[Any]] = []
+    for column, values in zip(schema.columns, columns, strict=True):
         if column.kind == "numeric":
-            checked = _numbers(values, column.min, column.max)
+            if not _numbers(values, column.min, column.max):
+                return None
+            dtypes.append(NUMERIC)
         elif column.kind == "categorical":
-            checked = _categories(values, column.categories, max_string_length, policy)
+            if not _categories(values, column.categories, max_string_length):
+                return None
+            dtypes.append(TEXT)
         else:
             return None  # booleans and datetimes: the full path coerces them
-        if checked is None:
-            return None
-        data[column.name] = checked
-    return pd.DataFrame(data, columns=names)
+    return Records(names, columns, tuple(dtypes))
 
 
-def _columns(body: Any, format: str, names: list[str]) -> dict[str, list[Any]] | None:
-    """Column name -> values, from records or from a columns + data table; None otherwise."""
+def _columns(body: Any, format: str, names: tuple[str, ...]) -> tuple[list[Any], ...] | None:
+    """The values of each of ``names``, from records or a columns + data table; or None."""
     table = _table(body, format)
     if table is not None:
         header, rows = table
-        if not isinstance(header, list) or sorted(header) != sorted(names) or not rows:
+        if not (
+            isinstance(header, list)
+            and len(header) == len(names)
+            and all(type(name) is str for name in header)
+            and set(header) == set(names)
+            and rows
+        ):
             return None
         width = len(header)
         for row in rows:
             if not isinstance(row, list) or len(row) != width:
                 return None
         position = {name: i for i, name in enumerate(header)}
-        return {name: [row[position[name]] for row in rows] for name in names}
+        return tuple([row[position[name]] for row in rows] for name in names)
     records = _records(body, format)
     if records is None or not records:
         return None
@@ -69,7 +78,7 @@ def _columns(body: Any, format: str, names: list[str]) -> dict[str, list[Any]] |
     for record in records:
         if not isinstance(record, dict) or record.keys() != wanted:
             return None
-    return {name: [record[name] for record in records] for name in names}
+    return tuple([record[name] for record in records] for name in names)
 
 
 def _table(body: Any, format: str) -> tuple[Any, list[Any]] | None:
@@ -101,23 +110,26 @@ def _records(body: Any, format: str) -> list[Any] | None:
     return None
 
 
-def _numbers(values: list[Any], low: float | None, high: float | None) -> np.ndarray | None:
+def _numbers(values: list[Any], low: float | None, high: float | None) -> bool:
+    """Whether every value is a finite number within the training range."""
     for value in values:
-        if type(value) not in _NUMBER or not math.isfinite(value):
-            return None  # bools, text, None, NaN, infinities: the full path judges them
-    array = np.asarray(values, dtype=np.float64)
-    if (low is not None and (array < low).any()) or (high is not None and (array > high).any()):
-        return None  # out of range: a warning the full path words
-    return array
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return False  # NaN and infinities: the full path words them
+        elif kind is not int or not -_LARGEST <= value <= _LARGEST:
+            return False  # bools, text, None, ints beyond a double: the full path judges
+        if (low is not None and value < low) or (high is not None and value > high):
+            return False  # out of range: a warning the full path words
+    return True
 
 
-def _categories(
-    values: list[Any], allowed: list[str] | None, max_length: int, policy: str
-) -> pd.Series | None:
+def _categories(values: list[Any], allowed: list[str] | None, max_length: int) -> bool:
+    """Whether every value is a string of a known category (of any, without a list)."""
     known = set(allowed) if allowed is not None else None
     for value in values:
         if type(value) is not str or len(value) > max_length:
-            return None
+            return False
         if known is not None and value not in known:
-            return None  # unseen: an error (strict) or a warning (lenient), worded there
-    return pd.Series(values, dtype=object)  # object, as the full path gives (not pandas' str)
+            return False  # unseen: an error (strict) or a warning (lenient), worded there
+    return True

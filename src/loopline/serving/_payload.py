@@ -46,7 +46,8 @@ import pandas as pd
 
 from loopline.components import Schema
 from loopline.errors import InvalidInputError
-from loopline.serving._fast import fast_frame
+from loopline.serving._fast import fast_records
+from loopline.serving._records import Records
 from loopline.serving._validation import (
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_STRING_LENGTH,
@@ -133,17 +134,55 @@ def read_payload(
         >>> [warning.message for warning in result.warnings]
         ["record 1, field 'x': 12 is above the largest value seen in training (10.0)"]
     """
+    read = _read(raw, schema, format, policy, max_bytes, max_rows, max_string_length, max_errors)
+    return read if isinstance(read, ValidationResult) else ValidationResult(read.to_frame())
+
+
+def read_records(
+    raw: bytes,
+    schema: Schema,
+    *,
+    format: BodyFormat = "any",
+    policy: Policy = "strict",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_string_length: int = DEFAULT_MAX_STRING_LENGTH,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+) -> tuple[Records | pd.DataFrame, list[FieldError]]:
+    """``read_payload`` for the prediction service: clean requests stay ``Records``.
+
+    Returns:
+        The validated records (``Records`` from the fast path, which the micro-batcher
+        joins into one frame per batch, or the full path's frame) and the warnings.
+
+    Raises:
+        PayloadError: As ``read_payload``.
+    """
+    read = _read(raw, schema, format, policy, max_bytes, max_rows, max_string_length, max_errors)
+    return (read, []) if isinstance(read, Records) else (read.frame, read.warnings)
+
+
+def _read(
+    raw: bytes,
+    schema: Schema,
+    format: BodyFormat,
+    policy: Policy,
+    max_bytes: int,
+    max_rows: int,
+    max_string_length: int,
+    max_errors: int,
+) -> Records | ValidationResult:
+    """The fast path's records, or else the full path's checked result."""
     body = parse_json_body(raw, max_bytes=max_bytes)
-    fast = fast_frame(
+    fast = fast_records(
         body,
         schema,
         format=format,
         max_rows=max_rows,
         max_string_length=max_string_length,
-        policy=policy,
     )
     if fast is not None:
-        return ValidationResult(fast)
+        return fast
     frame = body_to_frame(body, schema, format=format, max_rows=max_rows, max_errors=max_errors)
     result = check_frame(
         frame,

@@ -60,6 +60,8 @@ import pyarrow.parquet as pq
 
 from loopline.errors import ConflictError, InvalidInputError
 
+from ._records import Records, frame_of
+
 __all__ = [
     "BASE_COLUMNS",
     "LogStats",
@@ -125,7 +127,7 @@ class _Entry:
     model: str
     version: str
     request_id: str
-    inputs: pd.DataFrame
+    inputs: pd.DataFrame | Records
     outputs: dict[str, Any]
     latency_ms: float
     timestamp: datetime
@@ -211,7 +213,7 @@ class RequestLog:
         model: str,
         version: int | str,
         request_id: str,
-        inputs: pd.DataFrame,
+        inputs: pd.DataFrame | Records,
         outputs: Mapping[str, Any],
         latency_ms: float,
         timestamp: datetime | None = None,
@@ -222,7 +224,8 @@ class RequestLog:
             model: The model's name (letters, digits, ``_``, ``.``, ``-``; it names a folder).
             version: The model version that answered.
             request_id: The request's id.
-            inputs: The records as the model got them, one row each.
+            inputs: The records as the model got them, one row each (a DataFrame, or the
+                service's ``Records``).
             outputs: Output name to values, one per record: a list or 1-D array is column
                 ``out.<name>``; a 2-D array or a DataFrame is one column per column
                 (``out.<name>.<column>``). ``prediction_outputs`` builds this mapping.
@@ -235,7 +238,7 @@ class RequestLog:
             ConflictError: If the log is closed.
         """
         _check_model_name(model)
-        if not isinstance(inputs, pd.DataFrame):
+        if not isinstance(inputs, pd.DataFrame | Records):
             raise InvalidInputError(
                 f"RequestLog.append needs the inputs as a DataFrame. Got "
                 f"{type(inputs).__name__} instead.",
@@ -254,12 +257,12 @@ class RequestLog:
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=timezone.utc)
         # A shallow copy under copy-on-write: later changes to the caller's frame do not
-        # reach the log, and no data is copied now.
+        # reach the log, and no data is copied now. Records are never changed once made.
         entry = _Entry(
             model,
             str(version),
             str(request_id),
-            inputs.copy(deep=False),
+            inputs.copy(deep=False) if isinstance(inputs, pd.DataFrame) else inputs,
             dict(outputs),
             float(latency_ms),
             stamp.astimezone(timezone.utc),
@@ -455,8 +458,7 @@ def _frame_of(entries: list[_Entry]) -> pd.DataFrame:
             "latency_ms": np.repeat([e.latency_ms for e in entries], lengths).astype(np.float64),
         }
     )
-    inputs = pd.concat([entry.inputs for entry in entries], ignore_index=True)
-    inputs.columns = [f"in.{name}" for name in inputs.columns]
+    inputs = frame_of([entry.inputs for entry in entries]).add_prefix("in.")
     outputs = _outputs_frame([_flat_outputs(entry.outputs) for entry in entries], lengths)
     return pd.concat([base, inputs, outputs], axis=1)
 

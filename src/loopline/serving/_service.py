@@ -30,7 +30,8 @@ import pandas as pd
 
 from ..errors import BackendUnavailableError, LooplineError, NotFoundError
 from ._batcher import BatchResult, MicroBatcher, Predictions
-from ._payload import read_payload
+from ._payload import read_records
+from ._records import Records
 from ._request_log import RequestLog, prediction_outputs
 
 if TYPE_CHECKING:
@@ -84,23 +85,36 @@ class LoadedModel:
     package: ModelPackage
     folder: Path
     loaded_at: float = field(default_factory=time.time)
+    _preprocess: Any = field(init=False, repr=False, default=None)
+    _final: Any = field(init=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        from sklearn.pipeline import Pipeline
+
+        model = self.package.model
+        self._final = model
+        if isinstance(model, Pipeline) and len(model.steps) > 1:
+            # The preprocessing runs once per batch for both of the model's methods:
+            # what Pipeline.predict and Pipeline.predict_proba each do on their own.
+            self._preprocess, self._final = model[:-1], model.steps[-1][1]
 
     def predict(self, frame: pd.DataFrame) -> Predictions:
         """Predict a batch; classifiers also give class probabilities.
 
-        Estimators whose ``predict`` is the most probable class are scored once (the
-        preprocessing and the model run once, not twice); others call both methods.
+        The preprocessing runs once; estimators whose ``predict`` is the most probable
+        class are scored once too (``predict_proba``); others call both methods.
         """
         model = self.package.model
         X = frame[self.package.features]
         if self.package.task != "classification" or not hasattr(model, "predict_proba"):
             return Predictions(np.asarray(model.predict(X)))
-        proba = np.asarray(model.predict_proba(X))
+        Xt = X if self._preprocess is None else self._preprocess.transform(X)
+        proba = np.asarray(self._final.predict_proba(Xt))
         classes = np.asarray(model.classes_)
         if _predicts_argmax(model):
             predictions = classes[proba.argmax(axis=1)]
         else:
-            predictions = np.asarray(model.predict(X))
+            predictions = np.asarray(self._final.predict(Xt))
         return Predictions(predictions, proba, classes)
 
 
@@ -371,8 +385,13 @@ class PredictionService:
 
     # -- predicting -------------------------------------------------------------------------
 
-    def parse(self, raw: bytes, *, format: str) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    def parse(
+        self, raw: bytes, *, format: str
+    ) -> tuple[pd.DataFrame | Records, list[dict[str, Any]]]:
         """Validate a request body against the primary model's schema.
+
+        Returns:
+            The validated rows (``Records`` for a clean request) and the warnings.
 
         Raises:
             PayloadError: The body is malformed, too large, or invalid (status 413 or 422).
@@ -380,7 +399,7 @@ class PredictionService:
         """
         if not self.ready:
             raise BackendUnavailableError("No model is loaded yet.", hint="Retry in a moment.")
-        result = read_payload(
+        rows, warnings = read_records(
             raw,
             self.schema,
             format=format,  # type: ignore[arg-type]
@@ -388,57 +407,57 @@ class PredictionService:
             max_bytes=self.options.max_body_bytes,
             max_rows=self.options.max_rows,
         )
-        return result.frame, [w.to_dict() for w in result.warnings]
+        return rows, [w.to_dict() for w in warnings]
 
     async def predict(
         self,
-        frame: pd.DataFrame,
+        rows: pd.DataFrame | Records,
         *,
         request_id: str | None = None,
         warnings: list[dict[str, Any]] | None = None,
     ) -> Answer:
-        """Route a validated frame to the primary or the canary; copy it to the shadow."""
+        """Route validated rows to the primary or the canary; copy them to the shadow."""
         start = time.perf_counter()
         request_id = request_id or uuid.uuid4().hex
         role = "primary"
         if "canary" in self.slots and random.random() < self.options.canary_weight:
             role = "canary"
         slot = self.slots[role]
-        result = await slot.batcher.submit(frame)
+        result = await slot.batcher.submit(rows)
         loaded = slot.version_of(result)
         latency = (time.perf_counter() - start) * 1000
-        self._log(loaded, request_id, frame, result, latency)
+        self._log(loaded, request_id, rows, result, latency)
         if "shadow" in self.slots:
-            task = asyncio.create_task(self._shadow(frame, request_id))
+            task = asyncio.create_task(self._shadow(rows, request_id))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
         return Answer(
             request_id, loaded.name, loaded.version, role, result, warnings or [], latency
         )
 
-    async def _shadow(self, frame: pd.DataFrame, request_id: str) -> None:
+    async def _shadow(self, rows: pd.DataFrame | Records, request_id: str) -> None:
         slot = self.slots["shadow"]
         start = time.perf_counter()
         try:
-            result = await slot.batcher.submit(frame)
+            result = await slot.batcher.submit(rows)
         except Exception:  # noqa: BLE001 - the shadow never affects the answer
             log.warning("Shadow model failed on request %s", request_id, exc_info=True)
             return
         loaded = slot.version_of(result)
-        self._log(loaded, request_id, frame, result, (time.perf_counter() - start) * 1000)
+        self._log(loaded, request_id, rows, result, (time.perf_counter() - start) * 1000)
 
     def _log(
         self,
         loaded: LoadedModel,
         request_id: str,
-        frame: pd.DataFrame,
+        rows: pd.DataFrame | Records,
         result: BatchResult,
         latency_ms: float,
     ) -> None:
         if self.request_log is None:
             return
         outputs = prediction_outputs(result.predictions, result.probabilities, result.classes)
-        self.request_log.append(loaded.name, loaded.version, request_id, frame, outputs, latency_ms)
+        self.request_log.append(loaded.name, loaded.version, request_id, rows, outputs, latency_ms)
 
     def log_error(self, status: int, message: str) -> None:
         """Count a refused or failed request for monitoring's ``error_rate``."""
