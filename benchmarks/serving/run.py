@@ -1,7 +1,7 @@
 """Serving: the same scikit-learn models behind ``loopline serve`` and ``mlflow models serve``.
 
     python benchmarks/serving/run.py [--duration 10] [--warmup 3] [--repeats 1]
-                                     [--json PATH] [--profile DIR] [--uvicorn-extras]
+                                     [--json PATH] [--profile DIR] [--pure-python-http]
 
 What it does, in one run, on loopback only (127.0.0.1):
 
@@ -33,10 +33,11 @@ What it does, in one run, on loopback only (127.0.0.1):
 --profile DIR runs py-spy (in its own venv, ``benchmarks/.peers/pyspy``) on each Loopline
 server under concurrency-32 load after the measurements: once with ``--gil`` (who holds
 the GIL) and once over all threads, saving the raw collapsed stacks in DIR and a summary
-by activity in the JSON. --uvicorn-extras adds a second ``loopline serve`` per model,
-measured in the same rounds, with uvloop and httptools importable (from a venv of their
-own, ``benchmarks/.peers/uvicorn-extras``, on PYTHONPATH; uvicorn picks them up by itself
-and the script checks that both are loaded).
+by activity in the JSON. Loopline depends on uvloop and httptools, which uvicorn picks up
+by itself (the script records that both are loaded). --pure-python-http adds a second
+``loopline serve`` per model, measured in the same rounds, with both hidden (modules on
+its PYTHONPATH that raise ImportError), so uvicorn falls back to asyncio and h11: what
+the two dependencies bring (docs/decisions/0005).
 
 Every server is stopped in a ``finally`` (SIGTERM to its process group, then SIGKILL),
 and the script checks that nothing listens on its ports afterwards.
@@ -79,8 +80,8 @@ from _peers import Peer, stop  # noqa: E402
 HOST = "127.0.0.1"
 MLFLOW_REQUIREMENTS = ["mlflow==3.*"]  # the same string as the other benchmarks: one venv
 PYSPY_REQUIREMENTS = ["py-spy"]
-UVICORN_EXTRAS = ["uvloop", "httptools"]
-EXTRAS_LABEL = "loopline+uvloop+httptools"
+PURE_LABEL = "loopline (asyncio+h11)"
+ACCELERATORS = ("uvloop", "httptools")
 SEED = 42
 N_ROWS = 5_000
 N_FEATURES = 20
@@ -764,9 +765,9 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
     parser.add_argument("--profile", metavar="DIR", help="py-spy each Loopline server into DIR")
     parser.add_argument("--profile-seconds", type=float, default=8)
     parser.add_argument(
-        "--uvicorn-extras",
+        "--pure-python-http",
         action="store_true",
-        help="also measure Loopline with uvloop and httptools importable",
+        help="also measure Loopline with uvloop and httptools hidden (asyncio and h11)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
@@ -910,24 +911,29 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
 
         print("[serving] starting the servers ...", flush=True)
         by_key: dict[tuple[str, str], Server] = {}
-        extras_site = None
-        if args.uvicorn_extras:
-            extras = Peer("uvicorn-extras", UVICORN_EXTRAS).ensure()
-            extras_site = str(next((extras.dir / "lib").glob("python*/site-packages")))
-            results["uvicorn_extras"] = {"versions": extras.versions(), "site": extras_site}
+        hidden = None
+        if args.pure_python_http:
+            hidden = work / "hide-accelerators"
+            for name in ACCELERATORS:
+                (hidden / name).mkdir(parents=True)
+                (hidden / name / "__init__.py").write_text(
+                    f"raise ImportError('{name} hidden by benchmarks/serving/run.py')\n"
+                )
         for key in args.models:
             by_key[(key, "loopline")] = start_loopline(key)
-            if extras_site:
-                by_key[(key, EXTRAS_LABEL)] = start_loopline(key, EXTRAS_LABEL, extras_site)
+            if hidden:
+                by_key[(key, PURE_LABEL)] = start_loopline(key, PURE_LABEL, str(hidden))
             by_key[(key, "mlflow")] = start_mlflow(key)
         wait_ready(servers, 300)
-        if extras_site:  # uvicorn picks uvloop and httptools when it can import them
-            for key in args.models:
-                maps = Path(f"/proc/{by_key[(key, EXTRAS_LABEL)].proc.pid}/maps").read_text()
-                results["uvicorn_extras"][key] = {
-                    "uvloop_loaded": "uvloop" in maps,
-                    "httptools_loaded": "httptools" in maps,
-                }
+        # uvicorn picks uvloop and httptools when it can import them: say which did.
+        results["accelerators_loaded"] = {}
+        for (key, label), server in by_key.items():
+            if label != "mlflow":
+                maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+                loaded = {name: name in maps for name in ACCELERATORS}
+                results["accelerators_loaded"][f"{label}/{key}"] = loaded
+                if any(loaded.values()) == (label == PURE_LABEL):
+                    raise BenchError(f"{label}/{key}: unexpected accelerators {loaded}")
         results["ready_seconds"] = {
             f"{s.label}/{s.model}": round(s.ready_s or 0, 2) for s in servers
         }
@@ -970,10 +976,10 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one linear script
                     (by_key[(key, "loopline")], "/invocations", c),
                     (by_key[(key, "loopline")], "/predict", c),
                 ]
-                if (key, EXTRAS_LABEL) in by_key:
+                if (key, PURE_LABEL) in by_key:
                     plan += [
-                        (by_key[(key, EXTRAS_LABEL)], "/invocations", c),
-                        (by_key[(key, EXTRAS_LABEL)], "/predict", c),
+                        (by_key[(key, PURE_LABEL)], "/invocations", c),
+                        (by_key[(key, PURE_LABEL)], "/predict", c),
                     ]
                 plan.append((by_key[(key, "mlflow")], "/invocations", c))
         load_rows = []
