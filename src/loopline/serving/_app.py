@@ -168,13 +168,13 @@ def create_app(service: PredictionService) -> FastAPI:
             body = exc.to_dict()
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         _count(request, status)
-        if request.url.path in ("/predict", "/invocations"):
+        if request.scope["path"] in ("/predict", "/invocations"):
             service.log_error(status, str(exc))
         return JSONResponse(body, status_code=status, headers=headers)
 
     def _count(request: Request, status: int, answer: Answer | None = None) -> None:
         metrics.requests.labels(
-            request.url.path,
+            request.scope["path"],
             answer.model if answer else "",
             str(answer.version) if answer else "",
             str(status),
@@ -184,7 +184,7 @@ def create_app(service: PredictionService) -> FastAPI:
         _check_token(request, service.options.token, what="predictions")
         raw = await _read_body(request, service.options.max_body_bytes)
         frame, warnings = service.parse(raw, format=format)
-        with metrics.latency.labels(request.url.path).time():
+        with metrics.latency.labels(request.scope["path"]).time():
             answer = await service.predict(
                 frame, request_id=request.headers.get("x-request-id"), warnings=warnings
             )
