@@ -187,6 +187,20 @@ def test_columns_format_and_mlflow_formats(server: Server) -> None:
         assert answer.json() == {"predictions": expected}
 
 
+def test_mlflow_csv_bodies(server: Server) -> None:
+    records = _records(4)
+    expected = _post(server, "/predict", records).json()["predictions"]
+    csv = pd.DataFrame(records).to_csv(index=False).encode()
+    headers = {"authorization": f"Bearer {TOKEN}", "content-type": "text/csv"}
+    answer = httpx.post(f"{server.url}/invocations", content=csv, headers=headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"predictions": expected}
+    bad = pd.DataFrame([{**records[0], "alcohol": "strong"}, *records[1:]]).to_csv(index=False)
+    answer = httpx.post(f"{server.url}/invocations", content=bad, headers=headers, timeout=30)
+    assert answer.status_code == 422, answer.text
+    assert "record 0, field 'alcohol'" in answer.json()["message"]
+
+
 def _with(field: str, value: Any, index: int = 3, n: int = 5) -> bytes:
     records = _records(n)
     records[index][field] = value

@@ -21,6 +21,7 @@ from loopline.serving._payload import (
     PayloadError,
     body_to_frame,
     check_frame,
+    csv_to_frame,
     parse_json_body,
     read_payload,
     validate_frame,
@@ -603,3 +604,40 @@ def test_any_json_is_a_result_or_a_payload_error(value: Any, policy: Any) -> Non
         return
     assert list(result.frame.columns) == NAMES
     assert len(result.frame) > 0
+
+
+def test_csv_bodies_give_the_json_paths_frame() -> None:
+    good = records(5, income=(2, None), city=(3, None))
+    as_csv = pd.DataFrame(good).to_csv(index=False).encode()
+    from_csv = read_payload(as_csv, SCHEMA, csv=True).frame
+    pd.testing.assert_frame_equal(from_csv, read_payload(json.dumps(good).encode(), SCHEMA).frame)
+    # Text fields stay text: a code with a leading zero is not a number.
+    codes = read_payload(as_csv.replace(b"Lyon", b"007"), SCHEMA, csv=True).frame
+    assert "007" in codes["city"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "says"),
+    [
+        (b"", 422, "empty"),
+        (b"age,income,color,city,member\n", 422, "no records"),
+        (b"\xff\xfe", 422, "not valid UTF-8"),
+        (b'age,color\n1,"red\n', 422, "not valid CSV"),
+        (b"age,color\n1,red,extra,more\n2,blue\n", 422, "Line 2 of the CSV body has 4 values"),
+        (b"age,color\n1,red,extra\n2,blue,more\n", 422, "header names 2 fields"),
+        (b"age,income,color,city,member\nold,1,red,Lyon,true\n", 422, "expected a number"),
+        (b"age,income,color,city,member\n" + b"1,1,red,Lyon,true\n" * 11, 413, "limit"),
+        (b"age\n" + b"1\n" * 600, 413, "bytes"),
+    ],
+)
+def test_bad_csv_bodies_are_named(raw: bytes, status: int, says: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        read_payload(raw, SCHEMA, csv=True, max_rows=10, max_bytes=1000)
+    assert caught.value.status == status
+    assert says in str(caught.value)
+
+
+def test_csv_to_frame_reads_a_header_and_records() -> None:
+    frame = csv_to_frame(b"age,color\n31,red\n47.5,\n", SCHEMA)
+    assert frame["age"].tolist() == [31.0, 47.5]
+    assert frame["color"].tolist()[0] == "red" and pd.isna(frame["color"][1])

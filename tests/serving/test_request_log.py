@@ -356,3 +356,19 @@ def test_kill_9_mid_append_leaves_every_flushed_file_readable(tmp_path: Path) ->
     assert stats.rows == rows_on_disk == len(frame) and len(frame) % 3 == 0
     assert set(frame["version"]) == {"7"}
     assert frame.groupby("request_id")["row"].apply(list).map(lambda r: r == [0, 1, 2]).all()
+
+
+def test_a_crashed_writers_temporary_files_are_removed_once_stale(tmp_path: Path) -> None:
+    folder = tmp_path / "model=churn" / "date=2024-05-01" / "hour=23"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".part-old.parquet.tmp", folder / ".part-new.parquet.tmp"
+    stale.write_bytes(b"PAR1 cut off")
+    fresh.write_bytes(b"PAR1 being written")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+
+    with RequestLog(tmp_path) as log:
+        log.flush()  # the writer thread sweeps before it takes the first entry
+
+    assert not stale.exists()
+    assert fresh.exists()  # it may be another live writer's

@@ -183,7 +183,8 @@ def create_app(service: PredictionService) -> FastAPI:
     async def _answer(request: Request, format: str) -> Answer:
         _check_token(request, service.options.token, what="predictions")
         raw = await _read_body(request, service.options.max_body_bytes)
-        frame, warnings = service.parse(raw, format=format)
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        frame, warnings = service.parse(raw, format=format, csv=media_type == "text/csv")
         with metrics.latency.labels(request.scope["path"]).time():
             answer = await service.predict(
                 frame, request_id=request.headers.get("x-request-id"), warnings=warnings
@@ -193,7 +194,8 @@ def create_app(service: PredictionService) -> FastAPI:
 
     @app.post("/predict", response_model=PredictResponse, summary="Predict records or columns")
     async def predict(request: Request) -> JSONResponse:
-        """Body: ``[{"f1": 1.0, ...}, ...]`` or ``{"columns": [...], "data": [[...]]}``."""
+        """Body: ``[{"f1": 1.0, ...}, ...]`` or ``{"columns": [...], "data": [[...]]}``
+        (or, with ``Content-Type: text/csv``, a header row and one record per line)."""
         answer = await _answer(request, "loopline")
         result = answer.result
         body: dict[str, Any] = {
@@ -213,7 +215,8 @@ def create_app(service: PredictionService) -> FastAPI:
     @app.post("/invocations", summary="MLflow scoring protocol")
     async def invocations(request: Request) -> JSONResponse:
         """Bodies of ``mlflow models serve``: ``dataframe_split``, ``dataframe_records``,
-        ``instances`` or ``inputs``; answers ``{"predictions": [...]}``."""
+        ``instances`` or ``inputs`` (JSON), or CSV with ``Content-Type: text/csv``; answers
+        ``{"predictions": [...]}``."""
         answer = await _answer(request, "mlflow")
         return JSONResponse(
             {"predictions": _plain(answer.result.predictions)}, headers=_headers(answer)

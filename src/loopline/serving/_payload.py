@@ -4,7 +4,8 @@ Three steps, each usable alone, and ``read_payload`` that runs them in order:
 
 1. ``parse_json_body`` turns the raw bytes into JSON values; a body over the size limit is
    an error with ``status`` 413; bad UTF-8 or malformed JSON (named by line and column) one
-   with ``status`` 422.
+   with ``status`` 422. (MLflow's other encoding, ``text/csv``, goes straight to a frame
+   with ``csv_to_frame`` instead of steps 1 and 2.)
 2. ``body_to_frame`` turns the JSON into a DataFrame of raw values, one row per record, from
    these shapes:
 
@@ -37,6 +38,8 @@ listed, like value problems, up to ``max_errors``.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -105,6 +108,7 @@ def read_payload(
     max_rows: int = DEFAULT_MAX_ROWS,
     max_string_length: int = DEFAULT_MAX_STRING_LENGTH,
     max_errors: int = DEFAULT_MAX_ERRORS,
+    csv: bool = False,
 ) -> ValidationResult:
     """Parse, structure and validate a request body in one call.
 
@@ -117,6 +121,7 @@ def read_payload(
         max_rows: The most records accepted.
         max_string_length: The longest text value accepted, in characters.
         max_errors: The most errors listed.
+        csv: Whether the body is CSV (MLflow's ``text/csv``) rather than JSON.
 
     Returns:
         The validated result: its ``frame`` is ready for the model, its ``errors`` empty,
@@ -134,7 +139,9 @@ def read_payload(
         >>> [warning.message for warning in result.warnings]
         ["record 1, field 'x': 12 is above the largest value seen in training (10.0)"]
     """
-    read = _read(raw, schema, format, policy, max_bytes, max_rows, max_string_length, max_errors)
+    read = _read(
+        raw, schema, format, policy, max_bytes, max_rows, max_string_length, max_errors, csv
+    )
     return read if isinstance(read, ValidationResult) else ValidationResult(read.to_frame())
 
 
@@ -148,6 +155,7 @@ def read_records(
     max_rows: int = DEFAULT_MAX_ROWS,
     max_string_length: int = DEFAULT_MAX_STRING_LENGTH,
     max_errors: int = DEFAULT_MAX_ERRORS,
+    csv: bool = False,
 ) -> tuple[Records | pd.DataFrame, list[FieldError]]:
     """``read_payload`` for the prediction service: clean requests stay ``Records``.
 
@@ -158,7 +166,9 @@ def read_records(
     Raises:
         PayloadError: As ``read_payload``.
     """
-    read = _read(raw, schema, format, policy, max_bytes, max_rows, max_string_length, max_errors)
+    read = _read(
+        raw, schema, format, policy, max_bytes, max_rows, max_string_length, max_errors, csv
+    )
     return (read, []) if isinstance(read, Records) else (read.frame, read.warnings)
 
 
@@ -171,8 +181,12 @@ def _read(
     max_rows: int,
     max_string_length: int,
     max_errors: int,
+    csv: bool,
 ) -> Records | ValidationResult:
     """The fast path's records, or else the full path's checked result."""
+    if csv:
+        frame = csv_to_frame(raw, schema, max_bytes=max_bytes, max_rows=max_rows)
+        return _checked(frame, schema, policy, max_string_length, max_errors)
     body = parse_json_body(raw, max_bytes=max_bytes)
     fast = fast_records(
         body,
@@ -184,6 +198,12 @@ def _read(
     if fast is not None:
         return fast
     frame = body_to_frame(body, schema, format=format, max_rows=max_rows, max_errors=max_errors)
+    return _checked(frame, schema, policy, max_string_length, max_errors)
+
+
+def _checked(
+    frame: pd.DataFrame, schema: Schema, policy: Policy, max_string_length: int, max_errors: int
+) -> ValidationResult:
     result = check_frame(
         frame,
         schema,
@@ -196,6 +216,91 @@ def _read(
 
 
 # -- step 1: bytes to JSON --------------------------------------------------------------------
+
+
+def _text_of(raw: bytes, max_bytes: int, encoding: str) -> str:
+    """The body as text, without a byte-order mark; 413 over the limit, 422 if not UTF-8."""
+    if len(raw) > max_bytes:
+        raise PayloadError(
+            f"The request body is {len(raw):,} bytes, more than the limit of {max_bytes:,} bytes.",
+            status=413,
+            hint="Split the records over several requests.",
+            size=len(raw),
+            limit=max_bytes,
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(
+            f"The request body is not valid UTF-8: byte 0x{raw[exc.start]:02x} at position "
+            f"{exc.start} cannot be decoded.",
+            hint=f"Send the body as UTF-8 encoded {encoding}.",
+            position=exc.start,
+        ) from exc
+    return text.removeprefix("\ufeff")
+
+
+def csv_to_frame(
+    raw: bytes,
+    schema: Schema,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> pd.DataFrame:
+    """Read MLflow's ``text/csv`` body: a header of field names, then one record per line.
+
+    Numbers and booleans are read as pandas reads a CSV (as MLflow's scoring server does);
+    the schema's text fields (categories, datetimes) are read as text, so ``007`` stays
+    ``"007"``. An empty cell is a missing value. ``check_frame`` judges the values.
+
+    Raises:
+        PayloadError: With ``status`` 413 over ``max_bytes`` or ``max_rows``; with 422 if
+            the body is not UTF-8, has no header or no records, or is not CSV.
+
+    Example:
+        >>> from loopline.components import ColumnSchema, Schema
+        >>> schema = Schema([ColumnSchema("x", "numeric"), ColumnSchema("c", "categorical")])
+        >>> csv_to_frame(b"x,c\\n1.5,007\\n2,\\n", schema).to_dict("list")
+        {'x': [1.5, 2.0], 'c': ['007', nan]}
+    """
+    text = _text_of(raw, max_bytes, "CSV (Content-Type: text/csv)")
+    as_text = {c.name: str for c in schema.columns if c.kind in ("categorical", "datetime")}
+    hint = "Send a header row of field names, then one record per line (DataFrame.to_csv)."
+    _check_csv_widths(text, hint)
+    try:
+        # index_col=False: a first column without a header name is not an index.
+        frame = pd.read_csv(io.StringIO(text), dtype=as_text, nrows=max_rows + 1, index_col=False)
+    except pd.errors.EmptyDataError as exc:
+        raise PayloadError("The CSV body is empty; expected a header row.", hint=hint) from exc
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise PayloadError(f"The request body is not valid CSV: {exc}", hint=hint) from exc
+    if len(frame) > max_rows:
+        raise PayloadError(
+            f"The request has more than {max_rows:,} records, the limit.",
+            status=413,
+            hint=f"Split the records over requests of at most {max_rows:,}.",
+            limit=max_rows,
+        )
+    if frame.empty:
+        raise _no_records()
+    return frame
+
+
+def _check_csv_widths(text: str, hint: str) -> None:
+    """Refuse records with more values than the header has names (pandas would drop them)."""
+    try:
+        rows = csv.reader(io.StringIO(text))
+        header = next(rows, [])
+        for line, row in enumerate(rows, start=2):
+            if len(row) > len(header):
+                raise PayloadError(
+                    f"Line {line} of the CSV body has {len(row)} values, but the header names "
+                    f"{len(header)} fields.",
+                    hint=hint,
+                    line=line,
+                )
+    except csv.Error as exc:
+        raise PayloadError(f"The request body is not valid CSV: {exc}", hint=hint) from exc
 
 
 def parse_json_body(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
@@ -221,24 +326,7 @@ def parse_json_body(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         >>> parse_json_body(b'[{"x": 1.5, "y": NaN}]')
         [{'x': 1.5, 'y': nan}]
     """
-    if len(raw) > max_bytes:
-        raise PayloadError(
-            f"The request body is {len(raw):,} bytes, more than the limit of {max_bytes:,} bytes.",
-            status=413,
-            hint="Split the records over several requests.",
-            size=len(raw),
-            limit=max_bytes,
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PayloadError(
-            f"The request body is not valid UTF-8: byte 0x{raw[exc.start]:02x} at position "
-            f"{exc.start} cannot be decoded.",
-            hint="Send the body as UTF-8 encoded JSON (Content-Type: application/json).",
-            position=exc.start,
-        ) from exc
-    text = text.removeprefix("\ufeff")
+    text = _text_of(raw, max_bytes, "JSON (Content-Type: application/json)")
     if not text.strip():
         raise PayloadError(
             "The request body is empty; expected JSON records.",

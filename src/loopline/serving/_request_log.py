@@ -9,7 +9,9 @@ seconds, one file per model and hour::
 (the date and hour of the request's timestamp, UTC; ``<time>`` is when the file was written).
 Each file is written under a temporary name (``.part-....parquet.tmp``, which readers
 ignore) and then renamed, so a crash or ``kill -9`` loses at most the rows not yet flushed
-and never leaves a half-written file under a final name.
+and never leaves a half-written file under a final name. The temporary files such a crash
+leaves behind are deleted by the next ``RequestLog`` on the folder once they are
+``STALE_AFTER`` seconds old (a live writer's exist for milliseconds).
 
 One row per input record, with these columns:
 
@@ -83,6 +85,8 @@ _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError
 _HOUR = timedelta(hours=1)
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Seconds after which a temporary file can only be a crashed writer's leftover.
+STALE_AFTER = 600.0
 
 
 @dataclass(frozen=True)
@@ -345,6 +349,7 @@ class RequestLog:
     # -- the writer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
+        _remove_stale_files(self.root)
         buffer: dict[tuple[str, date, int], list[_Entry]] = {}
         rows = 0
         oldest: float | None = None
@@ -409,6 +414,21 @@ class RequestLog:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+
+
+def _remove_stale_files(root: Path) -> None:
+    """Delete temporary files a crashed writer left (never a live writer's: too recent)."""
+    cutoff = time.time() - STALE_AFTER
+    removed = 0
+    for path in root.glob("model=*/date=*/hour=*/.part-*.parquet.tmp"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:  # gone meanwhile, or not ours to delete: leave it
+            continue
+    if removed:
+        logger.info("Removed %d temporary file(s) of an interrupted writer in %s", removed, root)
 
 
 def prediction_outputs(

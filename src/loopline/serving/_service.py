@@ -386,9 +386,9 @@ class PredictionService:
     # -- predicting -------------------------------------------------------------------------
 
     def parse(
-        self, raw: bytes, *, format: str
+        self, raw: bytes, *, format: str, csv: bool = False
     ) -> tuple[pd.DataFrame | Records, list[dict[str, Any]]]:
-        """Validate a request body against the primary model's schema.
+        """Validate a request body (JSON, or CSV) against the primary model's schema.
 
         Returns:
             The validated rows (``Records`` for a clean request) and the warnings.
@@ -406,6 +406,7 @@ class PredictionService:
             policy=self.options.policy,  # type: ignore[arg-type]
             max_bytes=self.options.max_body_bytes,
             max_rows=self.options.max_rows,
+            csv=csv,
         )
         return rows, [w.to_dict() for w in warnings]
 
