@@ -140,6 +140,8 @@ def run_demo(directory: Path | None) -> Path:
         _check(folder, say)
 
         say.header("Canary traffic: a share of the requests goes to the new version")
+        # The server loads the staging version in the background when the alias moves.
+        client.wait_for_version(2, timeout=30, role="canary")
         client.traffic(make_loans(200, drift=1.0, seed=12), say)
 
         say.header("The controller checks the canary and promotes it if it is not worse")
@@ -282,14 +284,17 @@ class _Client:
         )
         say.line(f"{len(rows)} requests answered, labels sent ({shown})")
 
-    def wait_for_version(self, version: int, *, timeout: float) -> int:
+    def wait_for_version(
+        self, version: int, *, timeout: float, role: str = "primary"
+    ) -> int | None:
+        """Wait until ``role`` serves ``version``; return what it serves (None: nothing)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            serving = self.http.get(f"{self.url}/readyz").json()["serving"]["primary"]
-            if serving["version"] == version:
-                return version
-            time.sleep(0.2)
-        return int(serving["version"])
+        while True:
+            serving = self.http.get(f"{self.url}/readyz").json()["serving"].get(role)
+            current = None if serving is None else int(serving["version"])
+            if current == version or time.monotonic() > deadline:
+                return current
+            time.sleep(0.1)
 
 
 def _timeline(folder: Path, say: _Narrator) -> None:
