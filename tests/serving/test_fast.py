@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from loopline.components import ColumnSchema, Schema
 from loopline.serving._fast import fast_records
 from loopline.serving._payload import PayloadError, body_to_frame, read_payload
-from loopline.serving._records import Records, frame_of
+from loopline.serving._records import NUMERIC, TEXT, Records, frame_of
 from loopline.serving._validation import check_frame
 
 SCHEMA = Schema(
@@ -186,3 +186,11 @@ def test_records_and_frames_join_in_order() -> None:
     pd.testing.assert_frame_equal(
         joined, _full([CLEAN, {**CLEAN, "age": 33}, {**CLEAN, "age": 50}])
     )
+
+
+def test_records_of_two_schemas_with_the_same_names_are_not_mixed() -> None:
+    # Around a hot swap, a field may change kind between two versions of a model.
+    numbers = Records(("x",), ([1.5],), (NUMERIC,))
+    words = Records(("x",), (["one"],), (TEXT,))
+    joined = frame_of([numbers, words, numbers])
+    assert joined["x"].tolist() == [1.5, "one", 1.5]

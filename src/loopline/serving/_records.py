@@ -67,13 +67,15 @@ class Records:
 def frame_of(parts: Sequence[pd.DataFrame | Records]) -> pd.DataFrame:
     """One DataFrame of all the parts' rows, in order, with a fresh ``RangeIndex``.
 
-    Consecutive ``Records`` with the same columns are joined list by list (one array per
-    column for all of them); only what remains is joined by ``pd.concat``.
+    Consecutive ``Records`` with the same columns and types are joined list by list (one
+    array per column for all of them); only what remains is joined by ``pd.concat``.
     """
     pieces: list[pd.DataFrame] = []
     run: list[Records] = []
     for part in parts:
-        if isinstance(part, Records) and (not run or part.names == run[0].names):
+        if isinstance(part, Records) and (
+            not run or (part.names == run[0].names and part.dtypes == run[0].dtypes)
+        ):
             run.append(part)
             continue
         if run:
