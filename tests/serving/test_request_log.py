@@ -23,6 +23,8 @@ from loopline.serving._records import NUMERIC, TEXT, Records
 from loopline.serving._request_log import (
     BASE_COLUMNS,
     RequestLog,
+    append_error,
+    count_errors,
     prediction_outputs,
     read_request_log,
 )
@@ -372,3 +374,28 @@ def test_a_crashed_writers_temporary_files_are_removed_once_stale(tmp_path: Path
 
     assert not stale.exists()
     assert fresh.exists()  # it may be another live writer's
+
+
+def test_errors_are_counted_by_window_from_one_file_per_day(tmp_path: Path) -> None:
+    before, late, next_day = T0 - timedelta(hours=2), T0, T0 + timedelta(minutes=20)
+    for moment in (before, late, late, next_day):
+        append_error(tmp_path, "churn", 422, "record 0: bad", when=moment.timestamp())
+    append_error(tmp_path, "other", 500, "boom", when=late.timestamp())
+
+    files = sorted(p.name for p in (tmp_path / "model=churn" / "errors").iterdir())
+    assert files == ["date=2024-05-01.jsonl", "date=2024-05-02.jsonl"]
+    end = T0 + timedelta(hours=1)
+    assert count_errors(tmp_path, "churn", None, end) == 4
+    assert count_errors(tmp_path, "churn", T0 - timedelta(minutes=5), end) == 3
+    assert count_errors(tmp_path, "churn", T0 + timedelta(minutes=1), end) == 1
+    assert count_errors(tmp_path, "churn", None, T0) == 1  # the end is excluded
+    assert count_errors(tmp_path, "nobody", None, end) == 0
+
+
+def test_an_error_line_cut_off_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    append_error(tmp_path, "churn", 422, "first", when=T0.timestamp())
+    day_file = tmp_path / "model=churn" / "errors" / "date=2024-05-01.jsonl"
+    with open(day_file, "a", encoding="utf-8") as handle:
+        handle.write('{"time": 17145\n')  # what a kill -9 mid-write could leave
+    append_error(tmp_path, "churn", 422, "third", when=T0.timestamp() + 1)
+    assert count_errors(tmp_path, "churn", None, T0 + timedelta(hours=1)) == 2

@@ -111,7 +111,9 @@ def monitor(
     drift = fitted.score(features, predictions=predictions if len(frame) else None)
     performance = window_performance(registry.store, version.model, package, frame)
     requests = int(frame["request_id"].nunique()) if len(frame) else 0
-    errors = _errors(request_log, version.model, start, end)
+    from ..serving._request_log import count_errors
+
+    errors = count_errors(request_log, version.model, start, end)
     result = MonitoringResult(
         model=version.model,
         version=version.version,
@@ -280,27 +282,6 @@ def _headline(result: MonitoringResult) -> str:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.performance["metrics"].items()))
         text += f"; on {result.performance['labelled_rows']} labelled rows: {shown}"
     return text
-
-
-def _errors(root: Path, model: str, start: datetime | None, end: datetime) -> int:
-    """Refused or failed requests in the window (the service's ``errors.jsonl``)."""
-    import json
-
-    from ..serving._service import ERRORS_FILE
-
-    path = Path(root) / f"model={model}" / ERRORS_FILE
-    if not path.is_file():
-        return 0
-    low = start.timestamp() if start else float("-inf")
-    count = 0
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                stamp = float(json.loads(line)["time"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut off by a crash
-            count += low <= stamp < end.timestamp()
-    return count
 
 
 def _counts_on_baseline(features: pd.DataFrame, baseline: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,10 @@ column              type                 meaning
                                          ``out.proba.<class>`` (see ``prediction_outputs``)
 ==================  ===================  ===================================================
 
+Requests the service refused or failed have no rows; ``append_error`` records each as one
+JSON line in ``<root>/model=<name>/errors/date=YYYY-MM-DD.jsonl`` (a file per UTC day, so
+monitoring reads only the days of its window: ``count_errors``).
+
 Flat ``in.``/``out.`` columns keep reads fast (Parquet reads only the columns asked for)
 and drift computation simple (a feature is one column). A file holds the columns of its
 requests; ``read_request_log`` unifies files whose columns differ (a column a file lacks
@@ -39,6 +43,7 @@ example one cut off by an external copy) with a logged warning, counting them.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -69,6 +74,8 @@ __all__ = [
     "LogStats",
     "ReadStats",
     "RequestLog",
+    "append_error",
+    "count_errors",
     "prediction_outputs",
     "read_request_log",
 ]
@@ -533,6 +540,74 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
         table = pa.Table.from_pandas(fixed, preserve_index=False)
     # Without pandas' metadata, files of different requests unify on Arrow types alone.
     return table.replace_schema_metadata(None)
+
+
+# -- refused and failed requests ----------------------------------------------------------------
+
+
+def append_error(
+    root: str | os.PathLike[str],
+    model: str,
+    status: int,
+    message: str,
+    *,
+    when: float | None = None,
+) -> None:
+    """Record one refused or failed request of ``model`` (what ``error_rate`` counts).
+
+    One ``write`` of one line to a file opened for appending: lines of concurrent writers
+    do not interleave, and a crash can cut off at most the line being written.
+
+    Args:
+        root: The request log's folder.
+        model: The model's name.
+        status: The HTTP status answered.
+        message: What was wrong (the first 300 characters are kept).
+        when: The time, in seconds since the epoch (default: now).
+    """
+    _check_model_name(model)
+    stamp = time.time() if when is None else float(when)
+    day = datetime.fromtimestamp(stamp, timezone.utc).date()
+    folder = Path(root) / f"model={model}" / "errors"
+    folder.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"time": stamp, "status": int(status), "error": message[:300]}) + "\n"
+    handle = os.open(
+        folder / f"date={day.isoformat()}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+    )
+    try:
+        os.write(handle, line.encode("utf-8"))
+    finally:
+        os.close(handle)
+
+
+def count_errors(
+    root: str | os.PathLike[str], model: str, start: datetime | None, end: datetime
+) -> int:
+    """How many refused or failed requests of ``model`` were recorded in ``[start, end)``.
+
+    Only the files of the window's days are read; a line cut off by a crash is skipped.
+    """
+    low = _utc(start)
+    high = _utc(end)
+    assert high is not None
+    first = low.date() if low is not None else date.min
+    count = 0
+    for path in sorted((Path(root) / f"model={model}" / "errors").glob("date=*.jsonl")):
+        try:
+            day = date.fromisoformat(path.stem.removeprefix("date="))
+        except ValueError:
+            continue  # not a file of ours
+        if not first <= day <= high.date():
+            continue
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    stamp = float(json.loads(line)["time"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut off by a crash
+                moment = datetime.fromtimestamp(stamp, timezone.utc)
+                count += (low is None or low <= moment) and moment < high
+    return count
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import random
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,7 +30,7 @@ from ..errors import BackendUnavailableError, LooplineError, NotFoundError
 from ._batcher import BatchResult, MicroBatcher, Predictions
 from ._payload import read_records
 from ._records import Records
-from ._request_log import RequestLog, prediction_outputs
+from ._request_log import RequestLog, append_error, prediction_outputs
 
 if TYPE_CHECKING:
     from ..components import ModelPackage, Schema
@@ -42,8 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROLES = ("primary", "canary", "shadow")
-#: Refused and failed requests, one JSON line each, beside a model's request log.
-ERRORS_FILE = "errors.jsonl"
 
 
 @dataclass
@@ -245,7 +241,6 @@ class PredictionService:
         )
         self._watcher: asyncio.Task[None] | None = None
         self._shadow_tasks: set[asyncio.Task[None]] = set()
-        self._errors_lock = threading.Lock()
         self._refreshing: asyncio.Lock | None = None  # one refresh at a time (watcher, admin)
         self._scratch = Path(__import__("tempfile").mkdtemp(prefix="loopline-serve-"))
 
@@ -464,11 +459,8 @@ class PredictionService:
         """Count a refused or failed request for monitoring's ``error_rate``."""
         if self.options.request_log_dir is None or "primary" not in self.slots:
             return
-        folder = self.options.request_log_dir / f"model={self.slots['primary'].loaded.name}"
-        folder.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"time": time.time(), "status": status, "error": message[:300]})
-        with self._errors_lock, open(folder / ERRORS_FILE, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        model = self.slots["primary"].loaded.name
+        append_error(self.options.request_log_dir, model, status, message)
 
     def describe(self) -> dict[str, Any]:
         """Which version each role serves, for ``/readyz`` and the logs."""
