@@ -19,18 +19,20 @@ from typing import Any
 import pytest
 
 from loopline.errors import ConfigError
-from loopline.monitoring._alerts import (
+from loopline.monitoring._alert_delivery import AlertDispatcher
+from loopline.monitoring._alert_rules import (
     Alert,
-    AlertDispatcher,
     AlertRule,
+    active_after,
+    evaluate_rules,
+    parse_rules,
+)
+from loopline.monitoring._alert_sinks import (
     AlertSink,
     ConsoleSink,
     FileSink,
     WebhookSink,
-    active_after,
-    evaluate_rules,
     make_sink,
-    parse_rules,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)

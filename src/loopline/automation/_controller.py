@@ -175,7 +175,7 @@ class Controller:
     def _alert_rules(self) -> list[Any]:
         if not self.loop.alerts:
             return []
-        from ..monitoring._alerts import parse_rules
+        from ..monitoring._alert_rules import parse_rules
 
         return list(
             parse_rules(self.loop.alerts, where=str(self.settings.project_dir / "loopline.toml"))
@@ -184,7 +184,7 @@ class Controller:
     def _send_alerts(self, result: MonitoringResult) -> None:
         if not self._rules or result.rows < self.loop.monitoring.min_rows:
             return
-        from ..monitoring._alerts import active_after, evaluate_rules
+        from ..monitoring._alert_rules import active_after, evaluate_rules
 
         active = set(self.store.state.get(_ACTIVE_ALERTS, []))
         alerts = evaluate_rules(self._rules, result.signals, active)
@@ -200,7 +200,7 @@ class Controller:
         self.store.state.set(_ACTIVE_ALERTS, sorted(active_after(alerts, active)))
 
     def _dispatch(self, alert: Any) -> None:
-        from ..monitoring._alerts import AlertDispatcher
+        from ..monitoring._alert_delivery import AlertDispatcher
 
         if self._dispatcher is None:
             self._dispatcher = AlertDispatcher.for_rules(
@@ -385,7 +385,7 @@ class Controller:
     def _dispatch_failure(self, message: str) -> None:
         if not self._rules:
             return
-        from ..monitoring._alerts import Alert
+        from ..monitoring._alert_rules import Alert
 
         self._dispatch(
             Alert(

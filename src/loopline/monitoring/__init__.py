@@ -5,11 +5,11 @@ requests against the training statistics the model package carries, adds perform
 from labels attached with ``attach_feedback``, and stores the result.
 """
 
-from ._alerts import Alert as Alert
-from ._alerts import AlertDispatcher as AlertDispatcher
-from ._alerts import AlertRule as AlertRule
-from ._alerts import evaluate_rules as evaluate_rules
-from ._alerts import parse_rules as parse_rules
+from ._alert_delivery import AlertDispatcher as AlertDispatcher
+from ._alert_rules import Alert as Alert
+from ._alert_rules import AlertRule as AlertRule
+from ._alert_rules import evaluate_rules as evaluate_rules
+from ._alert_rules import parse_rules as parse_rules
 from ._baseline import FeatureBaseline as FeatureBaseline
 from ._drift import DriftDetector as DriftDetector
 from ._feedback import FeedbackResult as FeedbackResult
