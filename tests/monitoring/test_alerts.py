@@ -6,6 +6,9 @@ import json
 import logging
 import re
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections import deque
@@ -651,6 +654,67 @@ def test_a_down_webhook_is_retried_spooled_and_redelivered_once_it_is_up(
         assert second.stats.delivered == 1
         assert not spool.exists()
         assert second.redeliver_spooled() == 0
+
+
+def test_alerts_in_memory_when_the_process_is_killed_arrive_after_the_next_start(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    spool = tmp_path / "state" / "alert-spool.jsonl"
+    # A webhook that is down and a long backoff: the alert waits in memory, not spooled.
+    script = textwrap.dedent(
+        f"""
+        import time
+        from datetime import datetime, timezone
+        from loopline.monitoring._alert_delivery import AlertDispatcher
+        from loopline.monitoring._alert_rules import Alert
+        from loopline.monitoring._alert_sinks import WebhookSink
+
+        dispatcher = AlertDispatcher(WebhookSink({url!r}), backoff=60, spool_path={str(spool)!r})
+        dispatcher.send(Alert(
+            rule="drift", state="firing", value=0.4, message="drift", severity="warning",
+            signal="drift_share", time=datetime(2024, 6, 1, tzinfo=timezone.utc),
+            when="drift_share > 0.3", send=("webhook:{url}",),
+        ))
+        print("sent", flush=True)
+        time.sleep(120)
+        """
+    )
+    command = [sys.executable, "-c", script]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "sent"
+        finally:
+            process.kill()  # SIGKILL: no atexit, no close
+            process.wait(10)
+    assert not spool.exists()  # the alert was only in memory (and in the journal)
+
+    with (
+        webhook_server(port) as (_, receiver),
+        AlertDispatcher(WebhookSink(url), backoff=0.01, spool_path=spool) as second,
+    ):
+        assert second.redeliver_spooled() == 1
+        assert second.flush(timeout=10)
+        assert [body["rule"] for body in receiver.delivered] == ["drift"]
+    assert not spool.exists()
+    assert not second.journal_path.exists()  # type: ignore[union-attr]
+
+
+def test_the_journal_is_empty_once_every_delivery_settled(
+    tmp_path: Path, webhook: tuple[str, Receiver]
+) -> None:
+    url, receiver = webhook
+    spool = tmp_path / "spool.jsonl"
+    with AlertDispatcher(WebhookSink(url), spool_path=spool) as dispatcher:
+        assert dispatcher.journal_path == tmp_path / "spool.inflight.jsonl"
+        for _ in range(3):
+            dispatcher.send(alert(send=(f"webhook:{url}",)))
+        assert dispatcher.flush(timeout=10)
+        assert not dispatcher.journal_path.exists()
+        assert dispatcher.redeliver_spooled() == 0
+    assert len(receiver.delivered) == 3
 
 
 def test_close_spools_what_is_still_pending(

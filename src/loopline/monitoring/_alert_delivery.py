@@ -4,8 +4,11 @@ The dispatcher delivers alerts to sinks (``_alert_sinks``) on one background thr
 sink, so ``send`` never blocks. A failing delivery is retried with exponential backoff and
 jitter; when the retries are exhausted, or ``close`` runs out of time, the alert is
 appended to a spool file (JSON lines) and ``redeliver_spooled`` re-sends it on the next
-start. Delivery is *at least once*: an alert whose webhook call was still in flight when
-``close`` gave up is spooled and may arrive twice. Alerts to one sink are sent in order,
+start. Every queued delivery is also written ahead to a journal beside the spool (its
+``.inflight`` file) and marked there once settled, so alerts still in memory when the
+process is killed (``kill -9``, a power loss) are queued again by ``redeliver_spooled`` too.
+Delivery is *at least once*: an alert whose webhook call was still in flight when
+``close`` gave up, or when the process died, may arrive twice. Alerts to one sink are sent in order,
 but a spooled alert arrives after the ones sent later; receivers should order by ``time``.
 """
 
@@ -19,6 +22,7 @@ import os
 import random
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -67,6 +71,8 @@ class _Delivery:
     claimed: bool = False  # someone (its lane, or ``close``) is delivering or spooling it
     done: bool = False  # delivered, or written to the spool
     error: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    journaled: bool = False  # written ahead to the journal: mark it settled there too
 
 
 @dataclass
@@ -94,7 +100,8 @@ class AlertDispatcher:
         backoff: Seconds before the first retry; doubled at each retry.
         max_backoff: Upper bound of the wait between retries, in seconds.
         spool_path: JSON-lines file for deliveries given up on. Without one they are
-            logged at ERROR (with the alert) and lost.
+            logged at ERROR (with the alert) and lost. The journal of queued deliveries
+            is kept beside it (same name, ``.inflight`` before the suffix).
 
     Raises:
         ValueError: Two sinks share a name.
@@ -130,6 +137,13 @@ class AlertDispatcher:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.spool_path = None if spool_path is None else Path(spool_path)
+        self.journal_path = (
+            None
+            if self.spool_path is None
+            else self.spool_path.with_name(
+                f"{self.spool_path.stem}.inflight{self.spool_path.suffix}"
+            )
+        )
         self._cond = threading.Condition()
         self._spool_lock = threading.Lock()
         self._abandon = threading.Event()
@@ -201,8 +215,9 @@ class AlertDispatcher:
     def redeliver_spooled(self) -> int:
         """Queue again every spooled delivery whose sink this dispatcher has.
 
-        Call it once at start. Records for sinks this dispatcher does not have, and lines
-        that cannot be read, stay in the spool.
+        Call it once at start, before sending. Deliveries a killed process left unsettled
+        in the journal join the spool first. Records for sinks this dispatcher does not
+        have, and lines that cannot be read, stay in the spool.
 
         Returns:
             How many deliveries were queued.
@@ -210,6 +225,7 @@ class AlertDispatcher:
         if self.spool_path is None:
             return 0
         with self._spool_lock:
+            self._spool_unsettled()
             try:
                 lines = self.spool_path.read_text(encoding="utf-8").splitlines()
             except FileNotFoundError:
@@ -302,6 +318,7 @@ class AlertDispatcher:
         with self._cond:
             if not self._closed:
                 lane = self._lanes[delivery.sink]
+                self._journal(delivery)
                 lane.queue.append(delivery)
                 if lane.thread is None:
                     lane.thread = threading.Thread(
@@ -383,7 +400,71 @@ class AlertDispatcher:
         with self._cond:
             delivery.done = True
             self._counts[outcome] += 1
+            if delivery.journaled:
+                self._journal_settled(delivery)
             self._cond.notify_all()
+
+    # The journal: one line per queued delivery, one per settled one; called under _cond.
+
+    def _journal(self, delivery: _Delivery) -> None:
+        if self.journal_path is None:
+            return
+        self._append_journal(
+            {
+                "id": delivery.id,
+                **self._record(delivery),
+            }
+        )
+        delivery.journaled = True
+
+    def _journal_settled(self, delivery: _Delivery) -> None:
+        assert self.journal_path is not None
+        if self._pending() == 0:  # nothing in flight: the journal has nothing to say
+            self.journal_path.unlink(missing_ok=True)
+        else:
+            self._append_journal({"id": delivery.id, "settled": True})
+
+    def _append_journal(self, record: dict[str, object]) -> None:
+        assert self.journal_path is not None
+        try:
+            self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.journal_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            logger.exception("Cannot write the alert journal %s", self.journal_path)
+
+    def _spool_unsettled(self) -> None:
+        """Move what a killed process left unsettled in the journal to the spool."""
+        assert self.journal_path is not None and self.spool_path is not None
+        try:
+            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        queued: dict[str, dict[str, object]] = {}
+        for line in lines:
+            try:
+                record = json.loads(line)
+                if record.get("settled"):
+                    queued.pop(str(record["id"]), None)
+                else:
+                    queued[str(record.pop("id"))] = record
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a line cut off by the crash: its delivery is in the spool or was
+        if queued:
+            logger.warning(
+                "%d alert deliveries were pending when the last dispatcher stopped; "
+                "delivering them again",
+                len(queued),
+            )
+            self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.spool_path.open("a", encoding="utf-8") as f:
+                for record in queued.values():
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        self.journal_path.unlink(missing_ok=True)
 
     def _spool(self, delivery: _Delivery, reason: str) -> None:
         if not self._claim(delivery):
@@ -393,13 +474,19 @@ class AlertDispatcher:
         finally:
             self._finish(delivery, "spooled")
 
-    def _write_spool(self, delivery: _Delivery, reason: str) -> None:
-        record = {
+    @staticmethod
+    def _record(delivery: _Delivery) -> dict[str, object]:
+        return {
             "sink": delivery.sink,
             "alert": delivery.alert.to_dict(),
             "send": list(delivery.alert.send),
             "attempts": delivery.attempts,
             "error": delivery.error,
+        }
+
+    def _write_spool(self, delivery: _Delivery, reason: str) -> None:
+        record = {
+            **self._record(delivery),
             "spooled_at": datetime.now(timezone.utc).isoformat(),
         }
         line = json.dumps(record, ensure_ascii=False)
