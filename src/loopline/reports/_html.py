@@ -518,3 +518,8 @@ def finite_or_none(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def plural(count: int, word: str) -> str:
+    """``count`` and ``word``, with an "s" unless the count is one: ``plural(2, "error")``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
