@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,40 @@ def test_drift_alerts_retrains_runs_a_canary_and_promotes(bootstrapped: Path) ->
     assert "canary.passed" in kinds and production(bootstrapped) == 2
     passed = [e for e in events(bootstrapped) if e.kind == "canary.passed"][0]
     assert "accuracy 1.000 on 30 labelled canary records vs 0.000" in passed.reason
+
+
+def test_drift_a_retraining_addressed_does_not_retrain_again(bootstrapped: Path) -> None:
+    serve_offline(bootstrapped, 1, make_loans(300, drift=1.0, seed=5))
+    with controller(bootstrapped) as c:
+        c.run_once()
+    serve_offline(bootstrapped, 2, make_loans(30, drift=1.0, seed=6), right=True)
+    serve_offline(bootstrapped, 1, make_loans(30, drift=1.0, seed=7), right=False)
+    with controller(bootstrapped) as c:
+        c.run_once()
+    assert production(bootstrapped) == 2
+    toml = bootstrapped / "loopline.toml"
+    toml.write_text(toml.read_text().replace("drift = true", 'drift = true\ncooldown = "1s"'))
+    time.sleep(1.1)  # the cooldown after the retraining is over
+
+    # The same drift, now against version 2's baseline: noted, not retrained for.
+    serve_offline(bootstrapped, 2, make_loans(300, drift=1.0, seed=8))
+    lines: list[str] = []
+    with controller(bootstrapped, lines) as c:
+        kinds = c.run_once()
+        window = c.last_window
+    assert window is not None and window.drift.dataset_drift
+    assert "trigger.suppressed" in kinds and "retrain.started" not in kinds, kinds
+    assert any("was retrained for drift on these features already" in line for line in lines)
+
+    # A feature that had not drifted before drifts now: that is new, so it retrains.
+    shifted = make_loans(300, drift=1.0, seed=9)
+    addressed = set(window.drift.drifted_features)
+    fresh = next(c for c in ("age", "tenure_years") if c not in addressed)
+    shifted[fresh] = shifted[fresh] * 3 + shifted[fresh].std() * 4
+    serve_offline(bootstrapped, 2, shifted)
+    with controller(bootstrapped) as c:
+        kinds = c.run_once()
+    assert "trigger.fired" in kinds and "retrain.started" in kinds, kinds
 
 
 def test_a_worse_canary_is_not_promoted_with_the_reason(bootstrapped: Path) -> None:

@@ -34,6 +34,8 @@ _LAST_RETRAIN = "controller.last_retrain"
 _MANUAL = "controller.retrain_requested"
 _ACTIVE_ALERTS = "controller.active_alerts"
 _LAST_SCHEDULE = "controller.last_scheduled"
+#: Per version a drift retraining made: the features whose drift it was trained for.
+_DRIFT_ADDRESSED = "controller.drift_addressed"
 
 
 def _parse_duration(text: str) -> timedelta:
@@ -76,6 +78,7 @@ class Controller:
         self._dispatcher: Any = None
         #: The last monitoring window of :meth:`run_once` (None before, or without production).
         self.last_window: MonitoringResult | None = None
+        self._drifted: list[str] = []  # the drift that fired this check's trigger, if any
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -227,12 +230,24 @@ class Controller:
                 reasons.append("bootstrap: no model is registered yet")
             return reasons
         cooled = self._cooled_down(now)
+        self._drifted = []
         if result is not None and result.rows >= self.loop.monitoring.min_rows and cooled:
             if triggers.drift and result.drift.dataset_drift:
-                reasons.append(
-                    f"drift: {len(result.drift.drifted_features)} of {result.drift.n_compared} "
-                    f"features drifted ({', '.join(result.drift.drifted_features)})"
-                )
+                drifted = list(result.drift.drifted_features)
+                if self._drift_addressed(production, drifted):
+                    reason = (
+                        f"drift on {', '.join(drifted)}: {production.ref} was retrained for "
+                        "drift on these features already, so it is not retrained again (drift "
+                        "on other features, decay, a schedule or 'loopline retrain' still are)"
+                    )
+                    self._event("trigger.suppressed", production.ref, reason)
+                    self.echo(f"triggers: {reason}")
+                else:
+                    self._drifted = drifted
+                    reasons.append(
+                        f"drift: {len(drifted)} of {result.drift.n_compared} features drifted "
+                        f"({', '.join(drifted)})"
+                    )
             decay = (result.performance or {}).get("decay", {})
             for metric, limit in triggers.decay.items():
                 if metric in decay and decay[metric] > limit:
@@ -245,6 +260,15 @@ class Controller:
             self._event("trigger.fired", self.name, reason)
             self.echo(f"trigger: {reason}")
         return reasons
+
+    def _drift_addressed(self, production: ModelVersion, drifted: list[str]) -> bool:
+        """Whether ``production`` came from a drift retraining on (at least) these features.
+
+        Its training data then held the drifted records, but its drift baseline (all of
+        its training data) still differs from them; retraining again would change nothing.
+        """
+        addressed = (self.store.state.get(_DRIFT_ADDRESSED) or {}).get(str(production.version))
+        return addressed is not None and set(drifted) <= set(addressed)
 
     def _has_any_version(self) -> bool:
         return self.name in self.store.models.names()
@@ -339,6 +363,11 @@ class Controller:
         )
         assert registered is not None  # blessed runs always register
         version, _ = registered
+        if self._drifted and self.loop.automation.data_window != "all":
+            # Trained on recent requests too: this version has seen the drifted records.
+            addressed = dict(self.store.state.get(_DRIFT_ADDRESSED) or {})
+            addressed[str(version.version)] = sorted(self._drifted)
+            self.store.state.set(_DRIFT_ADDRESSED, addressed)
         self._event(
             "candidate.blessed",
             version.ref,
