@@ -151,6 +151,9 @@ class AlertDispatcher:
         self._counts = {"delivered": 0, "retried": 0, "spooled": 0, "redelivered": 0}
         self._random = random.Random()
         self._warned: set[str] = set()
+        if self.journal_path is not None:
+            with self._spool_lock:
+                self._spool_unsettled()  # before this dispatcher journals anything itself
         self._at_exit = functools.partial(self.close, 0.0)
         atexit.register(self._at_exit)
 
@@ -215,9 +218,9 @@ class AlertDispatcher:
     def redeliver_spooled(self) -> int:
         """Queue again every spooled delivery whose sink this dispatcher has.
 
-        Call it once at start, before sending. Deliveries a killed process left unsettled
-        in the journal join the spool first. Records for sinks this dispatcher does not
-        have, and lines that cannot be read, stay in the spool.
+        Call it once at start. (Deliveries a killed process left unsettled in the journal
+        joined the spool when this dispatcher was made.) Records for sinks this dispatcher
+        does not have, and lines that cannot be read, stay in the spool.
 
         Returns:
             How many deliveries were queued.
@@ -225,7 +228,6 @@ class AlertDispatcher:
         if self.spool_path is None:
             return 0
         with self._spool_lock:
-            self._spool_unsettled()
             try:
                 lines = self.spool_path.read_text(encoding="utf-8").splitlines()
             except FileNotFoundError:
