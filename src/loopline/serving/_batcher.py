@@ -449,14 +449,14 @@ class MicroBatcher:
 def _predict_batch(predict: PredictFunction, parts: Sequence[pd.DataFrame | Records]) -> _Outcome:
     """Predict all requests at once; if that fails, each alone. Runs in the worker thread."""
     try:
-        whole = _call(predict, _frame(parts))
+        whole = _call(predict, frame_of(parts))
     except Exception as exc:
         if len(parts) == 1:
             return _Outcome([exc])
         outcome = _Outcome(retried=True)
         for single in parts:
             try:
-                outcome.results.append(_call(predict, _frame([single])))
+                outcome.results.append(_call(predict, frame_of([single])))
             except Exception as error:
                 outcome.results.append(error)
         return outcome
@@ -466,14 +466,6 @@ def _predict_batch(predict: PredictFunction, parts: Sequence[pd.DataFrame | Reco
         outcome.results.append(whole.rows(start, start + len(single)))
         start += len(single)
     return outcome
-
-
-def _frame(parts: Sequence[pd.DataFrame | Records]) -> pd.DataFrame:
-    """The frame the predict function gets: a lone request's frame as it came."""
-    only = parts[0]
-    if len(parts) == 1 and isinstance(only, pd.DataFrame):
-        return only
-    return frame_of(parts)
 
 
 def _call(predict: PredictFunction, frame: pd.DataFrame) -> Predictions:

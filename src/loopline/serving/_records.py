@@ -65,7 +65,9 @@ class Records:
 
 
 def frame_of(parts: Sequence[pd.DataFrame | Records]) -> pd.DataFrame:
-    """One DataFrame of all the parts' rows, in order, with a fresh ``RangeIndex``.
+    """One DataFrame of all the parts' rows, in order, with a ``RangeIndex``.
+
+    A lone DataFrame that has one already is returned as it is, not copied.
 
     Consecutive ``Records`` with the same columns and types are joined list by list (one
     array per column for all of them); only what remains is joined by ``pd.concat``.
