@@ -107,6 +107,21 @@ def production(folder: Path) -> int:
         return store.models.aliases("loans")["production"]
 
 
+def retrain_on_drift(folder: Path) -> list[str]:
+    """Drifted traffic to version 1, then a check: it retrains and starts a canary."""
+    serve_offline(folder, 1, make_loans(300, drift=1.0, seed=5))
+    with controller(folder) as c:
+        return c.run_once()
+
+
+def check_canary(folder: Path, *, new_is_right: bool) -> list[str]:
+    """Canary traffic (version 2 always right or always wrong, 1 the other), then a check."""
+    serve_offline(folder, 2, make_loans(30, drift=1.0, seed=6), right=new_is_right)
+    serve_offline(folder, 1, make_loans(30, drift=1.0, seed=7), right=not new_is_right)
+    with controller(folder) as c:
+        return c.run_once()
+
+
 @pytest.fixture
 def bootstrapped(tmp_path: Path) -> Path:
     folder = make_project(
@@ -130,9 +145,7 @@ def test_empty_window_reports_no_requests_and_raises_no_alarm(bootstrapped: Path
 
 
 def test_drift_alerts_retrains_runs_a_canary_and_promotes(bootstrapped: Path) -> None:
-    serve_offline(bootstrapped, 1, make_loans(300, drift=1.0, seed=5))
-    with controller(bootstrapped) as c:
-        kinds = c.run_once()
+    kinds = retrain_on_drift(bootstrapped)
     for kind in (
         "alert.firing",
         "trigger.fired",
@@ -145,23 +158,15 @@ def test_drift_alerts_retrains_runs_a_canary_and_promotes(bootstrapped: Path) ->
     assert alert["rule"] == "drift" and alert["state"] == "firing"
     assert production(bootstrapped) == 1
     # Canary traffic: the new version answers right, the champion wrong.
-    serve_offline(bootstrapped, 2, make_loans(30, drift=1.0, seed=6), right=True)
-    serve_offline(bootstrapped, 1, make_loans(30, drift=1.0, seed=7), right=False)
-    with controller(bootstrapped) as c:
-        kinds = c.run_once()
+    kinds = check_canary(bootstrapped, new_is_right=True)
     assert "canary.passed" in kinds and production(bootstrapped) == 2
     passed = [e for e in events(bootstrapped) if e.kind == "canary.passed"][0]
     assert "accuracy 1.000 on 30 labelled canary records vs 0.000" in passed.reason
 
 
 def test_drift_a_retraining_addressed_does_not_retrain_again(bootstrapped: Path) -> None:
-    serve_offline(bootstrapped, 1, make_loans(300, drift=1.0, seed=5))
-    with controller(bootstrapped) as c:
-        c.run_once()
-    serve_offline(bootstrapped, 2, make_loans(30, drift=1.0, seed=6), right=True)
-    serve_offline(bootstrapped, 1, make_loans(30, drift=1.0, seed=7), right=False)
-    with controller(bootstrapped) as c:
-        c.run_once()
+    retrain_on_drift(bootstrapped)
+    check_canary(bootstrapped, new_is_right=True)
     assert production(bootstrapped) == 2
     toml = bootstrapped / "loopline.toml"
     toml.write_text(toml.read_text().replace("drift = true", 'drift = true\ncooldown = "1s"'))
@@ -189,13 +194,8 @@ def test_drift_a_retraining_addressed_does_not_retrain_again(bootstrapped: Path)
 
 
 def test_a_worse_canary_is_not_promoted_with_the_reason(bootstrapped: Path) -> None:
-    serve_offline(bootstrapped, 1, make_loans(300, drift=1.0, seed=5))
-    with controller(bootstrapped) as c:
-        c.run_once()
-    serve_offline(bootstrapped, 2, make_loans(30, drift=1.0, seed=6), right=False)
-    serve_offline(bootstrapped, 1, make_loans(30, drift=1.0, seed=7), right=True)
-    with controller(bootstrapped) as c:
-        kinds = c.run_once()
+    retrain_on_drift(bootstrapped)
+    kinds = check_canary(bootstrapped, new_is_right=False)
     assert "canary.failed" in kinds and production(bootstrapped) == 1
     failed = [e for e in events(bootstrapped) if e.kind == "canary.failed"][0]
     assert "accuracy 0.000 on 30 labelled canary records vs 1.000" in failed.reason
