@@ -687,7 +687,8 @@ class _Builder:
                 )
         self._check_count(lengths[first])
         kept = self._known(value)
-        return pd.DataFrame({name: value[name] for name in kept}, index=pd.RangeIndex(lengths[first]))
+        index = pd.RangeIndex(lengths[first])
+        return pd.DataFrame({name: value[name] for name in kept}, index=index)
 
     def _check_count(self, count: int) -> None:
         if count == 0:
