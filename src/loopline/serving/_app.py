@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
@@ -222,6 +223,23 @@ def create_app(service: PredictionService) -> FastAPI:
             service.log_error(status, str(exc))
         return JSONResponse(body, status_code=status, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes each bad input: a lone surrogate in it cannot be
+        # encoded (a 500), and a 100,000-character name came back whole. Say where, not what.
+        errors = [
+            {
+                "loc": [_printable(part) for part in error.get("loc", ())],
+                "msg": _printable(error.get("msg", "")),
+                "type": _printable(error.get("type", "")),
+            }
+            for error in exc.errors()[:20]
+        ]
+        _count(request, 422)
+        return JSONResponse(
+            {"detail": errors, "hint": "Fix the listed fields of the body."}, status_code=422
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Outside /predict and /invocations (whose failures are ModelErrors): a bug. The
@@ -391,6 +409,13 @@ def create_app(service: PredictionService) -> FastAPI:
 
 #: Bodies up to this size are checked on the event loop (a thread hop costs more than them).
 _PARSE_INLINE_BYTES = 64 * 1024
+
+
+def _printable(value: Any) -> Any:
+    """Text that UTF-8 can encode (lone surrogates escaped), at most 200 characters."""
+    if isinstance(value, int):
+        return value
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")[:200]
 
 
 def _headers(answer: Answer) -> dict[str, str]:

@@ -34,7 +34,7 @@ _ERROR_SCHEMA: dict[str, Any] = {
     "description": "``{detail, hint}``, or for a request body ``{error, message, hint, "
     "total_errors, errors: [{row, field, message, value}]}``.",
     "properties": {
-        "detail": {"type": "string"},
+        "detail": {"description": "Text, or FastAPI's list of body validation errors."},
         "hint": {"type": ["string", "null"]},
         "error": {"type": "string"},
         "message": {"type": "string"},

@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 ROLES = ("primary", "canary", "shadow")
 # Exceptions a model raises on values it cannot take (scikit-learn's "Input X contains
 # infinity or a value too large", numpy overflows): the request's fault, answered with 422.
-_INPUT_FAULTS = (ValueError, ArithmeticError, TypeError)
+# (predict runs with numpy overflows raised: FloatingPointError, an ArithmeticError; where
+# warnings are errors, RuntimeWarning.)
+_INPUT_FAULTS = (ValueError, ArithmeticError, TypeError, RuntimeWarning)
 
 
 class ModelError(LooplineError):
@@ -137,6 +139,12 @@ class LoadedModel:
         The preprocessing runs once; estimators whose ``predict`` is the most probable
         class are scored once too (``predict_proba``); others call both methods.
         """
+        # An overflow (1e308 through a scaler) raises here, naming the request as the cause,
+        # instead of becoming infinities that the estimator refuses less clearly.
+        with np.errstate(over="raise"):
+            return self._predict(frame)
+
+    def _predict(self, frame: pd.DataFrame) -> Predictions:
         model = self.package.model
         X = frame[self.package.features]
         if self.package.task != "classification" or not hasattr(model, "predict_proba"):
