@@ -360,3 +360,27 @@ def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
 def test_read_project_file_directly(tmp_path: Path) -> None:
     path = write_project(tmp_path, '[project]\nname = "x"\n[run]\nmax_workers = 3\n')
     assert read_project_file(path) == {"project": {"name": "x"}, "run": {"max_workers": 3}}
+
+
+# -- the name rule (issue 10) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["wine", "churn-model.v2", "_x", "A9", "x" * 128])
+def test_check_name_accepts_the_rule(name: str) -> None:
+    from loopline.config import check_name
+
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "../../evil", "a/b", "a\nb", "a\x00", "\ud800", ".hidden", "-x", "a b", "x" * 129, 3],
+    ids=repr,
+)
+def test_check_name_refuses_what_breaks_the_rule(name: object) -> None:
+    from loopline.config import NAME_RULE, check_name
+    from loopline.errors import InvalidInputError
+
+    message = f"is not a valid alias: names of models, aliases and projects have {NAME_RULE}."
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        check_name(name, what="alias")
