@@ -388,7 +388,7 @@ def create_app(service: PredictionService) -> FastAPI:
     @app.post(
         "/admin/promote",
         summary="Move an alias (after approval and infra validation)",
-        responses=error_responses(401, 403, 404, 409, 422),
+        responses=error_responses(400, 401, 403, 404, 409, 422),
     )
     async def promote(request: Request, body: PromoteRequest) -> dict[str, Any]:
         _check_admin(request, service.options.admin_token)

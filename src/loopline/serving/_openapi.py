@@ -19,6 +19,7 @@ __all__ = ["ERROR_STATUSES", "error_responses", "json_body", "with_model_schema"
 
 #: What each error status means, as the document says it.
 ERROR_STATUSES: dict[int, str] = {
+    400: "The body is not JSON.",
     401: "Missing or wrong bearer token.",
     403: "Administrative endpoints are off (the server has no admin token).",
     404: "No such model, alias or version.",
