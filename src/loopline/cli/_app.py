@@ -397,3 +397,40 @@ def models_history(
     from ._models import history
 
     history(project, name)
+
+
+@models_app.command("export")
+def models_export(
+    ref: Annotated[str, typer.Argument(help="NAME/VERSION, NAME@ALIAS or NAME.")],
+    folder: Annotated[Path, typer.Argument(help="A new folder to write the model into.")],
+    format: Annotated[str, typer.Option("--format", help="The format: mlflow.")] = "mlflow",
+    project: ProjectOption = None,
+) -> None:
+    """Export a version in MLflow's model format (mlflow.pyfunc.load_model reads it)."""
+    from ._models import export_model
+
+    export_model(project, ref, folder, format)
+
+
+@models_app.command("import-mlflow")
+def models_import_mlflow(
+    path: Annotated[Path, typer.Argument(help="An MLflow model folder (with its MLmodel file).")],
+    name: Annotated[str, typer.Option("--name", help="The registered model's name.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="A CSV or Parquet sample of the training rows: the drift baseline."
+        ),
+    ],
+    target: Annotated[
+        str | None, typer.Option(help="The target column in --data: adds holdout metrics.")
+    ] = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve the version now (approval policy auto).")
+    ] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Register an MLflow scikit-learn model as a version, served and monitored like any other."""
+    from ._models import import_mlflow_model
+
+    import_mlflow_model(project, path, name=name, data=data, target=target, approve=approve)
