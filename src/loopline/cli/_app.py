@@ -179,6 +179,15 @@ def serve(
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between checks for alias moves.")
     ] = 2.0,
+    log_level: Annotated[
+        str, typer.Option(help="Lowest level logged: critical, error, warning, info, debug.")
+    ] = "info",
+    log_format: Annotated[
+        str, typer.Option(help="text, or json (one object per line, for log shippers).")
+    ] = "text",
+    access_log: Annotated[
+        bool, typer.Option(help="A line per request (off by default: it costs throughput).")
+    ] = False,
     project: ProjectOption = None,
 ) -> None:
     """Serve predictions over HTTP; follows alias moves with a hot swap.
@@ -201,6 +210,9 @@ def serve(
         max_body_bytes=max_body_bytes,
         lenient=lenient,
         poll_interval=poll_interval,
+        log_level=log_level,
+        log_format=log_format,
+        access_log=access_log,
     )
 
 
