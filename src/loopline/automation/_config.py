@@ -141,6 +141,10 @@ class TriggersConfig(_Section):
     # 0.03 drop on 100 rows is noise).
     decay_z: float = Field(3.0, ge=0.0)
     new_data: bool = False  # the training source changed (new files, new rows)
+    # A version trained after a change point (data_window = "since_change") is refitted when
+    # the labelled rows since that change reach this many times the rows it learnt from
+    # (until window_rows); 0 turns it off.
+    window_growth: float = Field(3.0, ge=0.0)
     # After a successful retraining, drift, decay and new data do not trigger again until
     # this much new data (or time) has come: "300 labelled rows", "2 batches", "6h".
     cooldown: str = "300 labelled rows"
@@ -266,8 +270,8 @@ def parse_loop_config(raw: dict[str, Any], path: str = "loopline.toml") -> LoopC
                 message = str(error["msg"]).removeprefix("Value error, ")
                 cause = (error.get("ctx") or {}).get("error")
                 if isinstance(cause, ConfigError):
-                    message = str(cause)
-                    problems.append(message.rstrip("."))
+                    message = str(cause).rstrip(".")
+                    problems.append(message if key in message else f"{key}: {message}")
                     continue
                 problems.append(f"{key}: {message} (got {error.get('input')!r})")
         raise ConfigError(

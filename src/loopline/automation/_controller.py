@@ -42,6 +42,8 @@ _DRIFT_ADDRESSED = "controller.drift_addressed"
 #: A retraining under way: its reasons. Still there at the next check, it was interrupted.
 _PENDING = "controller.retrain_pending"
 #: Metrics whose values are shares in [0, 1]: their standard error is binomial.
+#: Per version trained on a since_change window: when the change was, and how many rows.
+_WINDOWS = "controller.windows"
 _SHARE_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc")
 
 
@@ -80,6 +82,8 @@ class Controller:
         #: The last monitoring window of :meth:`run_once` (None before, or without production).
         self.last_window: MonitoringResult | None = None
         self._drifted: list[str] = []  # the drift that fired this check's trigger, if any
+        self._window: TrainingWindow | None = None  # the data window of the last retraining
+        self._window_since: float | None = None  # ...and the time of its change point
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -275,6 +279,8 @@ class Controller:
             reasons.append(f"schedule: {triggers.schedule}")
         if triggers.new_data and cooled and self._new_data(production):
             reasons.append("new data: the training source changed since the production model")
+        if not reasons and cooled and self.store.state.get(_CANARY) is None:
+            reasons += self._grown(production, now)
         for reason in reasons:
             self._event("trigger.fired", self.name, reason)
             self.echo(f"trigger: {reason}")
@@ -307,6 +313,25 @@ class Controller:
                     f"(limit {tolerated:.3f}; noise {noise:.3f})"
                 )
         return reasons
+
+    def _grown(self, production: ModelVersion, now: datetime) -> list[str]:
+        """Refit once the data since the change point the production version was trained
+        after has grown ``window_growth`` times (it learnt the new concept from few rows)."""
+        growth = self.loop.triggers.window_growth
+        info = (self.store.state.get(_WINDOWS) or {}).get(str(production.version))
+        cap = self.loop.automation.window_rows
+        if not growth or not info or info.get("since") is None:
+            return []
+        if cap is not None and info["rows"] >= cap:
+            return []
+        since = datetime.fromtimestamp(info["since"], timezone.utc)
+        count = self._data_since(since, now, Amount("labelled_rows", 1, None, "1 labelled row"))
+        if count < growth * info["rows"]:
+            return []
+        return [
+            f"grown: {count} labelled rows since the change point {production.ref} was "
+            f"trained after, {count / info['rows']:.1f} times the {info['rows']} it learnt from"
+        ]
 
     def _drift_addressed(self, production: ModelVersion, drifted: list[str]) -> bool:
         """Whether ``production`` came from a drift retraining on (at least) these features.
@@ -430,6 +455,7 @@ class Controller:
         from ..pipeline import Runner
 
         runner = Runner(self.store, self.artifacts)
+        self._window = None
         try:
             config, window = self._training_config(production)
             self._event(
@@ -478,6 +504,13 @@ class Controller:
         )
         assert registered is not None  # blessed runs always register
         version, _ = registered
+        if self._window is not None:
+            windows = dict(self.store.state.get(_WINDOWS) or {})
+            windows[str(version.version)] = {
+                "since": self._window_since,
+                "rows": len(self._window.frame),
+            }
+            self.store.state.set(_WINDOWS, windows)
         if self._drifted and self.loop.automation.data_window == "reference_plus_recent":
             # Trained on recent requests too: this version has seen the drifted records.
             addressed = dict(self.store.state.get(_DRIFT_ADDRESSED) or {})
@@ -561,8 +594,17 @@ class Controller:
         if not len(recent) and policy in ("reference_plus_recent", "since_change"):
             return self.workflow, None  # nothing recent yet: the source as it is (and its cache)
         change_at = None
+        self._window_since = None
         if policy == "since_change" and production is not None:
+            times = _seconds(meta["timestamp"])
             change_at = self._change_point(recent, meta, production)
+            if change_at is not None:
+                self._window_since = float(times[change_at])
+            else:  # no new change: the one the production version was trained after, if any
+                info = (self.store.state.get(_WINDOWS) or {}).get(str(production.version))
+                if info and info.get("since") is not None and (times >= info["since"]).any():
+                    change_at = int(np.argmax(times >= info["since"]))
+                    self._window_since = float(info["since"])
         window = training_window(
             base,
             recent,
@@ -572,6 +614,7 @@ class Controller:
             change_at=change_at,
         )
         frame = window.frame
+        self._window = window
         folder = self.settings.state_dir / "training"
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
@@ -822,3 +865,11 @@ def _as_text(values: np.ndarray) -> np.ndarray:
 def _ago(delta: timedelta) -> str:
     seconds = delta.total_seconds()
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _seconds(stamps: pd.Series) -> np.ndarray:
+    """Timestamps (datetimes, naive meaning UTC, or epoch seconds) as epoch seconds."""
+    if pd.api.types.is_numeric_dtype(stamps):
+        return np.asarray(stamps.to_numpy(dtype=float))
+    parsed = pd.to_datetime(stamps, utc=True)
+    return np.asarray((parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds(), dtype=float)
