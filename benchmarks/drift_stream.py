@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -154,13 +155,17 @@ def run_loop(
     batches: list[pd.DataFrame],
     folder: Path,
     rows_per_request: int,
+    trials: int | None = None,
 ) -> dict[str, Any]:
     import httpx
 
     history.to_csv(folder / "history.csv", index=False)
     cli(folder, "init", "--name", name, "--data", "history.csv", "--target", "y")
     toml = folder / "loopline.toml"
-    toml.write_text(toml.read_text().replace('approval = "manual"', 'approval = "auto"'))
+    text = toml.read_text().replace('approval = "manual"', 'approval = "auto"')
+    if trials is not None:  # only to fit the run into a busy machine's time; reported
+        text = re.sub(r"(?m)^trials = \d+", f"trials = {trials}", text)
+    toml.write_text(text)
     kinds = [e["kind"] for e in watch_once(folder)]
     assert "alias.moved" in kinds, kinds
     port = free_port()
@@ -308,6 +313,13 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=2000)
     parser.add_argument("--sliding", type=int, default=2000)
     parser.add_argument("--rows-per-request", type=int, default=10)
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="Override [training] trials (default: what init writes). Any other value is a "
+        "deviation from the issue's conditions and is reported as such.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="Keep the project folders.")
     parser.add_argument("--json", type=Path, default=BENCH_DIR / "results" / "drift_stream.json")
@@ -322,7 +334,7 @@ def main() -> None:
                    for b in range(args.batches)]
         folder = Path(tempfile.mkdtemp(prefix=f"loopline-stream-{stream}-"))
         start = time.perf_counter()
-        loop = run_loop(stream, history, batches, folder, args.rows_per_request)
+        loop = run_loop(stream, history, batches, folder, args.rows_per_request, args.trials)
         seconds = time.perf_counter() - start
         base = baselines(folder, stream, history, batches, args.sliding)
         summary = summarise(loop, base, args.batches)
