@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._output import console, when
+from ._output import console, print_json, when
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -26,12 +26,27 @@ def open_registry(project: Path | None) -> Iterator[Registry]:
         yield Registry(store, ArtifactStore(settings.artifacts_url))
 
 
-def list_models(project: Path | None) -> None:
+def list_models(project: Path | None, *, as_json: bool = False) -> None:
     """A line per model: versions, aliases, latest status."""
     from rich.table import Table
 
     with open_registry(project) as registry:
         names = registry.store.models.names()
+        if as_json:
+            listed = []
+            for name in names:
+                versions = registry.store.models.versions(name)
+                listed.append(
+                    {
+                        "model": name,
+                        "versions": len(versions),
+                        "aliases": registry.store.models.aliases(name),
+                        "latest": versions[-1].version if versions else None,
+                        "status": versions[-1].status if versions else None,
+                    }
+                )
+            print_json(listed)
+            return
         if not names:
             console().print("No models yet: a blessed training run ('loopline run') registers one.")
             return
@@ -52,13 +67,16 @@ def list_models(project: Path | None) -> None:
         console().print(table)
 
 
-def show_model(project: Path | None, name: str) -> None:
+def show_model(project: Path | None, name: str, *, as_json: bool = False) -> None:
     """Every version of a model with its status, metrics, aliases and infra validation."""
     from rich.table import Table
 
     with open_registry(project) as registry:
         versions = registry.store.models.versions(name)
         aliases = registry.store.models.aliases(name)
+        if as_json:
+            print_json({"model": name, "aliases": aliases, "versions": versions})
+            return
         by_version: dict[int, list[str]] = {}
         for alias, number in aliases.items():
             by_version.setdefault(number, []).append(alias)

@@ -55,6 +55,9 @@ def serve_command(
             value=canary_weight,
         )
     settings = load_settings(project)
+    from ._check import load_project
+
+    load_project(settings.project_dir)  # a wrong loop section fails here, not hours later
     store = Store(settings.store_url)
     registry = Registry(store, ArtifactStore(settings.artifacts_url))
     registry.resolve(model)  # fail now, with the registry's message, on a bad reference

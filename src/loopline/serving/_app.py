@@ -141,6 +141,8 @@ class _Metrics:
         self.loads.labels(kind, details.get("model", ""), str(details.get("version", ""))).inc()
         if kind in ("load", "swap"):
             self.serving.labels(details["role"], details["model"]).set(details["version"])
+        elif kind == "unload":
+            self.serving.labels(details["role"], details["model"]).set(0)
 
 
 def create_app(service: PredictionService) -> FastAPI:
