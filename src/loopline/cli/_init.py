@@ -10,7 +10,7 @@ from ._output import console
 TEMPLATE = """# Loopline project file. Every key is optional; LOOPLINE_* variables override them.
 
 [project]
-name = "{name}"
+name = {name}
 
 # The metadata & lineage store: a SQLAlchemy URL. Default: a SQLite file in .loopline/.
 # [store]
@@ -35,8 +35,8 @@ WORKFLOW_TEMPLATE = """
 # ---- the training workflow: 'loopline run' with no argument runs it ----
 
 [data]
-source = "{source}"        # a CSV or Parquet file or glob, relative to this folder
-target = "{target}"        # the column to predict
+source = {source}        # a CSV or Parquet file or glob, relative to this folder
+target = {target}        # the column to predict
 {task_line}# id_column = "id"
 # timestamp_column = "ts"  # makes the split and cross-validation time-ordered
 # drop_columns = []
@@ -64,7 +64,7 @@ relative_margin = 0.01
 # slices = ["region"]      # columns whose values are evaluated and compared one by one
 
 [model]
-name = "{name}"
+name = {name}
 # manual: NOTHING reaches production until you run 'loopline models approve NAME VERSION'
 # (the controller registers blessed candidates and waits). auto: blessed candidates go
 # through the canary below to production without you.
@@ -127,7 +127,7 @@ def init_project(
     Raises:
         ConflictError: A loopline.toml exists there and ``force`` is not set.
     """
-    from ..config import PROJECT_FILE, load_settings
+    from ..config import PROJECT_FILE, check_name, load_settings
     from ..store import Store
 
     directory = directory.resolve()
@@ -144,13 +144,19 @@ def init_project(
             "--data and --target go together.",
             hint="E.g. loopline init --name wine --data wine.csv --target target.",
         )
-    text = TEMPLATE.format(name=name or directory.name)
-    if data is not None:
+    name = check_name(name, what="project name") if name is not None else _slug(directory.name)
+    text = TEMPLATE.format(name=toml_string(name))
+    if data is not None and target is not None:
         task_line = (
-            f'task = "{task}"\n' if task else '# task = "classification"  # inferred when absent\n'
+            f"task = {toml_string(task)}\n"
+            if task
+            else '# task = "classification"  # inferred when absent\n'
         )
         text += WORKFLOW_TEMPLATE.format(
-            source=data, target=target, task_line=task_line, name=name or directory.name
+            source=toml_string(data),
+            target=toml_string(target),
+            task_line=task_line,
+            name=toml_string(name),
         )
     path.write_text(text, encoding="utf-8")
     settings = load_settings(directory)
@@ -169,3 +175,28 @@ def init_project(
             "'loopline models approve' (set approval = \"auto\" to close the loop)."
         )
     return path
+
+
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string: quotes, backslashes and control characters escaped
+    (a name with a newline and ``[store]`` can no longer add a section)."""
+    out = ['"']
+    for char in value:
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif 0xD800 <= ord(char) <= 0xDFFF:
+            out.append("\\uFFFD")  # a lone surrogate: no character TOML (or UTF-8) can hold
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _slug(folder: str) -> str:
+    """A valid name (``loopline.config.NAME_RULE``) from a folder's name."""
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9_.\-]+", "-", folder).lstrip("_.-")[:128]
+    return slug or "project"
