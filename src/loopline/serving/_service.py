@@ -407,7 +407,7 @@ class PredictionService:
                 )
             except Exception as exc:  # noqa: BLE001 - a bad package must not stop serving
                 slot.refused.add(version.version)
-                details = {
+                details: dict[str, Any] = {
                     "role": role,
                     "model": version.model,
                     "version": version.version,
