@@ -40,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     state["debug"] = "--debug" in args
     shown, aborts = _framework_exceptions()
+    if not [arg for arg in args if arg != "--debug"]:
+        # No command is a usage error (exit 2) with the help as its text, whatever the
+        # installed click does for no_args_is_help (older ones exit 0).
+        app(args=["--help"], prog_name="loopline", standalone_mode=False)
+        return 2
     try:
         # Without standalone mode, click returns the code of typer.Exit instead of exiting.
         code = app(args=args, prog_name="loopline", standalone_mode=False)
