@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -320,13 +321,7 @@ def _open_storage(
             value=url,
         )
     try:
-        with warnings.catch_warnings():
-            # Heartbeats are marked experimental; they are what tells a trial of a killed
-            # process (failed at the next start) from one another process is running now.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = optuna.storages.RDBStorage(
-                url, heartbeat_interval=max(1, stale_after // 6), grace_period=stale_after
-            )
+        rdb = _rdb_storage(url, stale_after)
     except ImportError as exc:
         raise ConfigError(
             f"The driver for storage {url!r} is not installed: {exc}", value=url
@@ -337,6 +332,29 @@ def _open_storage(
         yield rdb
     finally:
         rdb.engine.dispose()
+
+
+def _rdb_storage(url: str, stale_after: int) -> optuna.storages.RDBStorage:
+    """Optuna's storage with heartbeats; a race to create its tables is retried.
+
+    Two processes opening a fresh database together both try to create Optuna's tables;
+    the loser gets "table ... already exists" and finds them there when it tries again.
+    """
+    for attempt in range(1, 6):
+        try:
+            with warnings.catch_warnings():
+                # Heartbeats are marked experimental; they tell a trial of a killed process
+                # (failed at the next start) from one another process is running now.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=max(1, stale_after // 6), grace_period=stale_after
+                )
+        except Exception as exc:
+            text = str(exc).lower()
+            if attempt == 5 or not ("already exists" in text or "duplicate" in text):
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def _storage_error(url: str, exc: Exception) -> Exception:
