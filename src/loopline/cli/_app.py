@@ -94,13 +94,32 @@ def run(
         str | None, typer.Option(help="Resume this failed or interrupted run.")
     ] = None,
     executor: Annotated[str | None, typer.Option(help="inprocess (default) or process.")] = None,
+    rerun: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rerun",
+            metavar="STEP",
+            help="Run this step again even if its outputs are cached (repeatable).",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step again; reuse nothing.")
+    ] = False,
     project: ProjectOption = None,
 ) -> None:
     """Run a pipeline, showing each step live; unchanged steps come from cache."""
     from ._run import run_command
 
     params = _parse_params(param or [])
-    result = run_command(pipeline, params, resume=resume, executor=executor, project=project)
+    result = run_command(
+        pipeline,
+        params,
+        resume=resume,
+        executor=executor,
+        project=project,
+        rerun=rerun or [],
+        cache=not no_cache,
+    )
     raise typer.Exit(0 if result else 1)
 
 

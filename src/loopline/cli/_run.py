@@ -21,6 +21,8 @@ def run_command(
     resume: str | None,
     executor: str | None,
     project: Path | None,
+    rerun: list[str] | None = None,
+    cache: bool = True,
 ) -> bool:
     """Run (or resume) a pipeline of the project; return whether it succeeded."""
     from ..config import load_settings
@@ -45,7 +47,14 @@ def run_command(
         else:
             pipeline = load_pipeline(ref, settings.project_dir, settings.pipelines)
         try:
-            result = runner.run(pipeline, params or None, pipeline_ref=ref, resume=resume)
+            result = runner.run(
+                pipeline,
+                params or None,
+                pipeline_ref=ref,
+                resume=resume,
+                rerun=rerun or (),
+                cache=cache,
+            )
         except StepFailedError as exc:
             print_error(str(exc), exc.hint)
             return False

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotFoundError
 from ._output import console
 
 
@@ -60,7 +60,16 @@ def serve_command(
     load_project(settings.project_dir)  # a wrong loop section fails here, not hours later
     store = Store(settings.store_url)
     registry = Registry(store, ArtifactStore(settings.artifacts_url))
-    registry.resolve(model)  # fail now, with the registry's message, on a bad reference
+    # Fail now with the registry's message on a bad reference or an altered package,
+    # rather than as a traceback from the server's startup (issue 10, item 9).
+    registry.verify_package(registry.resolve(model))
+    for other in (canary, shadow):
+        if other:
+            try:
+                version = registry.resolve(other)
+            except NotFoundError:
+                continue  # an alias that points nowhere yet is served when it does
+            registry.verify_package(version)
     options = ServingOptions(
         canary_weight=canary_weight if canary else 0.0,
         max_batch_size=max_batch_size,

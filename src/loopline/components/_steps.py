@@ -47,11 +47,19 @@ def feature_columns(columns: list[str], data: dict[str, Any]) -> list[str]:
 
 @step(outputs=["data", "span"])
 def ingest(
-    source: dict[str, Any], data: dict[str, Any], folds: int = 5, test_size: float = 0.2
+    source: dict[str, Any],
+    data: dict[str, Any],
+    folds: int = 5,
+    test_size: float = 0.2,
+    project_dir: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read the source, refuse data that cannot train a model, describe the span."""
+    """Read the source, refuse data that cannot train a model, describe the span.
+
+    ``source`` records files by their path relative to ``project_dir``, so the span does
+    not change when the project folder moves (only this step reads again).
+    """
     config = DataConfig.model_validate(data)
-    frame = read_source(source)
+    frame = read_source(source, project_dir)
     check_training_frame(frame, config, folds=folds, test_size=test_size)
     frame = frame.drop(columns=config.drop_columns)
     span = describe_span(frame, source, config.timestamp_column)

@@ -390,7 +390,7 @@ class PredictionService:
                 # stop sending it traffic at once; it comes back if the alias does.
                 del self.slots[role]
                 await slot.batcher.aclose()
-                details = {"role": role, "model": slot.loaded.name, "version": None}
+                details: dict[str, Any] = {"role": role, "model": slot.loaded.name, "version": None}
                 swaps.append({**details, "previous": slot.loaded.version})
                 self.on_event("unload", {**details, "previous": slot.loaded.version})
                 log.info("%s %s points nowhere now; it gets no traffic", role, slot.ref)
@@ -407,7 +407,7 @@ class PredictionService:
                 )
             except Exception as exc:  # noqa: BLE001 - a bad package must not stop serving
                 slot.refused.add(version.version)
-                details: dict[str, Any] = {
+                details = {
                     "role": role,
                     "model": version.model,
                     "version": version.version,
