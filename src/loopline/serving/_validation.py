@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from loopline.components import ColumnSchema, Schema
+from loopline.components import ColumnSchema, Schema, check_policy, policy_severity
 from loopline.errors import InvalidInputError
 
 __all__ = [
@@ -70,7 +70,6 @@ DEFAULT_MAX_ERRORS = 100
 #: Longest text value by default, in characters.
 DEFAULT_MAX_STRING_LENGTH = 10_000
 
-_POLICIES = ("strict", "lenient")
 _VALUE_REPR_LIMIT = 80
 # infer_dtype results of object columns whose values are all numbers (no bools, no text).
 _ALL_NUMBERS = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
@@ -235,7 +234,7 @@ def check_frame(
             programming error, not a bad request).
 
     Example:
-        >>> from loopline.components import ColumnSchema, Schema
+        >>> from loopline.components import ColumnSchema, Schema, check_policy, policy_severity
         >>> schema = Schema([ColumnSchema("age", "numeric", nullable=False)])
         >>> result = check_frame(pd.DataFrame({"age": [31, "abc"]}), schema)
         >>> [error.message for error in result.errors]
@@ -305,11 +304,7 @@ def _check_arguments(frame: object, policy: object, max_errors: object, longest:
             f"check_frame needs a pandas DataFrame. Got {type(frame).__name__} instead.",
             value=type(frame).__name__,
         )
-    if policy not in _POLICIES:
-        raise InvalidInputError(
-            f"The 'policy' argument must be 'strict' or 'lenient'. Got {policy!r} instead.",
-            value=policy,
-        )
+    check_policy(policy)
     for name, value in (("max_errors", max_errors), ("max_string_length", longest)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(
@@ -330,7 +325,7 @@ def _check_names(
     for name in (name for name in dict.fromkeys(names) if name not in expected):
         close = difflib.get_close_matches(name, expected, n=1)
         advice = f" Did you mean '{close[0]}'?" if close else ""
-        if policy == "strict":
+        if policy_severity("unknown_column", policy) == "error":
             fields = f"The model's fields are: {shorten_list(expected, 20) or '(none)'}"
             message = f"field '{name}': not an input of the model.{advice} {fields}"
             issues.add_one("error", name, -1, message)
@@ -507,7 +502,7 @@ def _check_categorical(column: _Column) -> pd.Series:
     if spec.categories is not None:
         known = series.isin(spec.categories).to_numpy(dtype=bool)
         unseen = ~(missing | wrong | too_long | known)
-        if column.policy == "strict":
+        if policy_severity("unseen_category", column.policy) == "error":
             allowed = shorten_list(sorted(spec.categories))
             column.error(
                 unseen,
