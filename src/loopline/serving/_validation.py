@@ -74,6 +74,7 @@ _VALUE_REPR_LIMIT = 80
 # infer_dtype results of object columns whose values are all numbers (no bools, no text).
 _ALL_NUMBERS = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
 _BOOL_TEXT = {"true": True, "false": False}
+_OTHER_DATE_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -566,6 +567,9 @@ def _check_datetime(column: _Column) -> pd.Series:
         stamps = pd.to_datetime(
             pd.Series(candidates, dtype=object), format="ISO8601", utc=True, errors="coerce"
         )
+        retry = is_text & ~too_long & stamps.isna().to_numpy(dtype=bool)
+        if retry.any():
+            stamps = _other_date_text(stamps, cells, retry)
         wrong = ~missing & ~too_long & stamps.isna().to_numpy(dtype=bool)
     column.error(
         wrong,
@@ -576,6 +580,28 @@ def _check_datetime(column: _Column) -> pd.Series:
     )
     column.require_values(missing)
     return stamps
+
+
+def _other_date_text(stamps: pd.Series, cells: np.ndarray, retry: np.ndarray) -> pd.Series:
+    """Short non-ISO date text (``2012/01/31``, ``Jan 31 2012``), as a CSV held it in training.
+
+    Training parses a date column's text with the format its values share (``_roles.py``);
+    a request or a batch file may carry the same text, so it is read each value by itself
+    (month first when ambiguous). Only text of at most ``_OTHER_DATE_LENGTH`` characters is
+    tried: parsing free-form text costs far more than ISO 8601.
+    """
+    short_text = retry & _cell_mask(
+        cells, lambda v: isinstance(v, str) and len(v) <= _OTHER_DATE_LENGTH
+    )
+    if not short_text.any():
+        return stamps
+    positions = np.flatnonzero(short_text)
+    parsed = pd.to_datetime(
+        pd.Series(cells[positions], dtype=object), format="mixed", utc=True, errors="coerce"
+    )
+    out = stamps.copy()
+    out.iloc[positions] = parsed.to_numpy()
+    return out
 
 
 _CHECKERS: dict[str, Callable[[_Column], pd.Series]] = {
