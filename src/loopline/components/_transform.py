@@ -201,6 +201,11 @@ class TextColumn(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         )
         return text
 
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The input column's name."""
+        names = self.feature_names_in_ if input_features is None else input_features
+        return np.asarray(names[:1], dtype=object)
+
 
 def build_preprocessor(
     numeric: Sequence[str],
@@ -321,10 +326,22 @@ def _onehot(max_categories: int | None = None) -> OneHotEncoder:
 def _target_encoder(scale: bool) -> Pipeline:
     # Cross-fitted inside fit_transform, so a row's own target never encodes it (no leak);
     # "auto" picks binary, multiclass (one column per class) or continuous from y.
-    steps: list[tuple[str, Any]] = [("encode", TargetEncoder(random_state=0))]
+    steps: list[tuple[str, Any]] = [("encode", _seeded_target_encoder())]
     if scale:
         steps.append(("scale", StandardScaler()))
     return Pipeline(steps)
+
+
+def _seeded_target_encoder() -> TargetEncoder:
+    """A ``TargetEncoder`` whose cross-fitting folds are the same on every run."""
+    import sklearn
+
+    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
+    if (major, minor) >= (1, 9):  # 1.9 deprecates random_state for a splitter as cv
+        from sklearn.model_selection import KFold
+
+        return TargetEncoder(cv=KFold(5, shuffle=True, random_state=0))
+    return TargetEncoder(random_state=0)  # pragma: no cover - scikit-learn < 1.9
 
 
 def _text_pipeline() -> Pipeline:
