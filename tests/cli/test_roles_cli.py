@@ -144,7 +144,7 @@ def serving(project: Path, *flags: str) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert process.poll() is None, process.communicate()[1]
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break
@@ -155,7 +155,7 @@ def serving(project: Path, *flags: str) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.communicate(timeout=30)  # also closes the stderr pipe
 
 
 RECORD = {"day": "2031-07-04", "colour": "red", "amount": 52.5}  # a date never seen
@@ -189,7 +189,7 @@ def test_strict_policy_refuses_an_unseen_category_everywhere(project: Path) -> N
     assert "'purple' is not one of the model's categories" in answer.text
     code, out, path = batch(project, [UNSEEN])
     assert code == 1
-    assert "record 0 (line 2 of a CSV), field 'colour': 'purple' is not one of the model's" in out
+    assert "record 0, field 'colour' (CSV line 2): 'purple' is not one of the model's" in out
     assert not path.exists()
     report = validate(pd.DataFrame([UNSEEN]), model_schema(project), policy="strict")
     assert [(a.kind, a.severity) for a in report.anomalies if a.column == "colour"] == [

@@ -127,7 +127,8 @@ def predict_command(
                 if row is not None:  # the message names the record within its chunk
                     problem = problem.split(": ", 1)[-1]
                     field = "" if first.field is None else f", field '{first.field}'"
-                    problem = f"record {row} (line {row + 2} of a CSV){field}: {problem}"
+                    line = f" (CSV line {row + 2})" if source.suffix.lower() == ".csv" else ""
+                    problem = f"record {row}{field}{line}: {problem}"
                 raise InvalidInputError(
                     f"{source}: {problem} "
                     f"({checked.total_errors} problems in this chunk; policy {policy}).",
