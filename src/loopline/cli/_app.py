@@ -198,8 +198,13 @@ def serve(
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 2.0,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1 << 20,
     lenient: Annotated[
-        bool, typer.Option(help="Let unseen categories through to the model's encoder.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--lenient/--strict",
+            help="Let unseen categories and unknown fields through with warnings, or refuse "
+            "them (default: [schema] policy of loopline.toml, else strict).",
+        ),
+    ] = None,
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between checks for alias moves.")
     ] = 2.0,
@@ -248,12 +253,20 @@ def predict(
         Path, typer.Option("--output", "-o", help="Where to write (CSV or Parquet).")
     ],
     chunk_size: Annotated[int, typer.Option(help="Records scored at a time.")] = 50_000,
+    lenient: Annotated[
+        bool | None,
+        typer.Option(
+            "--lenient/--strict",
+            help="Score records with unseen categories or unknown fields (warnings), or "
+            "refuse them as /predict does (default: [schema] policy, else strict).",
+        ),
+    ] = None,
     project: ProjectOption = None,
 ) -> None:
-    """Score a CSV or Parquet file in chunks, with a progress bar."""
+    """Score a CSV or Parquet file in chunks, with the same checks as /predict."""
     from ._serve import predict_command
 
-    predict_command(project, model, input, output, chunk_size=chunk_size)
+    predict_command(project, model, input, output, chunk_size=chunk_size, lenient=lenient)
 
 
 @app.command()
@@ -491,3 +504,50 @@ def models_import_mlflow(
     from ._models import import_mlflow_model
 
     import_mlflow_model(project, path, name=name, data=data, target=target, approve=approve)
+
+
+schema_app = typer.Typer(
+    help="The input schema: show it, export it to edit, import it to pin it.",
+    no_args_is_help=True,
+)
+app.add_typer(schema_app, name="schema")
+SchemaModelArgument = Annotated[
+    str | None,
+    typer.Argument(
+        help="NAME@ALIAS, NAME/VERSION or NAME (default: the latest training run's schema, "
+        "else one inferred from the data)."
+    ),
+]
+
+
+@schema_app.command("show")
+def schema_show(model: SchemaModelArgument = None, project: ProjectOption = None) -> None:
+    """Show the schema's columns: kind, nullable, categories, range."""
+    from ._schema import show_schema
+
+    show_schema(project, model)
+
+
+@schema_app.command("export")
+def schema_export(
+    model: SchemaModelArgument = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The JSON file to write.")
+    ] = Path("schema.json"),
+    project: ProjectOption = None,
+) -> None:
+    """Write the schema as JSON, to review or edit and import."""
+    from ._schema import export_schema
+
+    export_schema(project, model, output)
+
+
+@schema_app.command("import")
+def schema_import(
+    path: Annotated[Path, typer.Argument(help="A schema JSON file (from export, edited).")],
+    project: ProjectOption = None,
+) -> None:
+    """Check a schema file and pin it: training validates against it from the next run."""
+    from ._schema import import_schema
+
+    import_schema(project, path)

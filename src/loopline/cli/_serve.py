@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, NotFoundError
 from ._output import console
+
+if TYPE_CHECKING:
+    from ..serving._validation import Policy
 
 
 def serve_command(
@@ -22,7 +25,7 @@ def serve_command(
     max_batch_size: int,
     max_wait_ms: float,
     max_body_bytes: int,
-    lenient: bool,
+    lenient: bool | None,
     poll_interval: float,
     log_level: str = "info",
     log_format: str = "text",
@@ -75,7 +78,7 @@ def serve_command(
         max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms,
         max_body_bytes=max_body_bytes,
-        policy="lenient" if lenient else "strict",
+        policy=project_policy(settings.raw, lenient),
         poll_interval=poll_interval,
         token=os.environ.get("LOOPLINE_TOKEN") or None,
         admin_token=os.environ.get("LOOPLINE_ADMIN_TOKEN") or None,
@@ -95,10 +98,27 @@ def serve_command(
         store.close()
 
 
+def project_policy(raw: dict[str, Any], lenient: bool | None) -> Policy:
+    """The validation policy: ``--lenient/--strict`` if given, else ``[schema] policy``."""
+    from ..components import check_policy
+
+    if lenient is not None:
+        return "lenient" if lenient else "strict"
+    section = raw.get("schema")
+    value = section.get("policy", "strict") if isinstance(section, dict) else "strict"
+    return check_policy(value)
+
+
 def predict_command(
-    project: Path | None, model: str, source: Path, output: Path, *, chunk_size: int
+    project: Path | None,
+    model: str,
+    source: Path,
+    output: Path,
+    *,
+    chunk_size: int,
+    lenient: bool | None = None,
 ) -> None:
-    """Score ``source`` in chunks with the model's own validation; write ``output``."""
+    """Score ``source`` in chunks with the checks /predict applies (same policy); write ``output``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from ..artifacts import ArtifactStore
@@ -108,13 +128,15 @@ def predict_command(
     from ..store import Store
 
     settings = load_settings(project)
+    policy = project_policy(settings.raw, lenient)
     with Store(settings.store_url) as store:
         registry = Registry(store, ArtifactStore(settings.artifacts_url))
         version = registry.resolve(model)
         package = registry.load_package(f"{version.model}/{version.version}")
     chunks, total = _chunks(source, chunk_size)
     writer = _Writer(output)
-    done = 0
+    done = warned = 0
+    example = ""
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -125,16 +147,28 @@ def predict_command(
     ) as progress:
         task = progress.add_task(f"Scoring with {version.ref}", total=total)
         for start, chunk in chunks:
-            checked = check_frame(chunk, package.schema, policy="lenient")
+            checked = check_frame(chunk, package.schema, policy=policy)
             if checked.errors:
                 first = checked.errors[0]
                 row = None if first.row is None else first.row + start
+                problem = first.message
+                if row is not None:  # the message names the record within its chunk
+                    problem = problem.split(": ", 1)[-1]
+                    field = "" if first.field is None else f", field '{first.field}'"
+                    line = f" (CSV line {row + 2})" if source.suffix.lower() == ".csv" else ""
+                    problem = f"record {row}{field}{line}: {problem}"
                 raise InvalidInputError(
-                    f"{source}: record {row}, field {first.field!r}: {first.message} "
-                    f"({checked.total_errors} problems in this chunk).",
-                    hint="Fix the input file; the model's schema is in its model card.",
+                    f"{source}: {problem} "
+                    f"({checked.total_errors} problems in this chunk; policy {policy}).",
+                    hint="Fix the input file (the model's schema: loopline schema show "
+                    f"{version.ref}), or score with --lenient to treat unseen categories as "
+                    "unknown and ignore unknown fields.",
                     value=str(source),
+                    errors=[error.to_dict() for error in checked.errors],
                 )
+            warned += checked.total_warnings
+            if checked.warnings and not example:
+                example = checked.warnings[0].message
             X = checked.frame[package.features]
             scored = chunk.copy()
             scored["prediction"] = package.model.predict(X)
@@ -148,6 +182,10 @@ def predict_command(
             progress.update(task, completed=done)
     writer.close()
     console().print(f"Wrote {done:,} predictions of {version.ref} to {output}")
+    if warned:
+        from rich.markup import escape
+
+        console().print(f"{warned:,} warnings (policy {policy}), e.g. {escape(example)}")
 
 
 def _chunks(source: Path, size: int) -> tuple[Any, int | None]:

@@ -99,11 +99,12 @@ def standard_pipeline(
             pinned is not None,
             config.validation.missing_jump,
             config.validation.drift_threshold,
+            config.schema_.policy,
         )
         train, test = split.with_options(after=["validate_data"])(
             frame, data, split_cfg.method, split_cfg.test_size, split_cfg.seed
         )
-        preprocessor = transform(current_schema, stats, data, functions)
+        preprocessor = transform(current_schema, stats, data, functions, span)
         board = select(
             train,
             preprocessor,

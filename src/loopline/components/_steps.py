@@ -29,7 +29,14 @@ from ._bless import BlessingRule
 from ._candidates import Candidate, default_candidates, infer_task, make_candidate
 from ._config import DataConfig
 from ._evaluate import Evaluation, evaluate
-from ._ingest import check_training_frame, describe_span, read_source
+from ._ingest import (
+    check_training_frame,
+    describe_span,
+    drop_missing_targets,
+    read_source_with_origins,
+)
+from ._policy import check_policy
+from ._roles import apply_roles, infer_roles
 from ._schema import Schema, infer_schema
 from ._select import Leaderboard, cross_validate_candidates
 from ._statistics import compute_statistics
@@ -53,17 +60,39 @@ def ingest(
     test_size: float = 0.2,
     project_dir: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read the source, refuse data that cannot train a model, describe the span.
+    """Read the source, refuse data that cannot train a model, apply the column roles.
 
     ``source`` records files by their path relative to ``project_dir``, so the span does
-    not change when the project folder moves (only this step reads again).
+    not change when the project folder moves (only this step reads again). Rows whose
+    target is missing are dropped (``[data] missing_target = "drop"``, counted and named
+    by CSV line in the span) or refused (``"fail"``). Column roles come from
+    ``[data.columns]`` or are inferred (``_roles.py``): identifier and constant columns are
+    dropped, date text is parsed. The span records both under ``missing_target`` and
+    ``roles``.
     """
     config = DataConfig.model_validate(data)
-    frame = read_source(source, project_dir)
+    frame, origins = read_source_with_origins(source, project_dir)
     check_training_frame(frame, config, folds=folds, test_size=test_size)
+    frame, missing = drop_missing_targets(
+        frame, config.target, origins, policy=config.missing_target, encoding=config.encoding
+    )
     frame = frame.drop(columns=config.drop_columns)
+    excluded = [config.target, config.id_column, config.timestamp_column]
+    roles = infer_roles(
+        frame, exclude=[c for c in excluded if c is not None], declared=config.columns
+    )
+    frame = apply_roles(frame, roles)
     span = describe_span(frame, source, config.timestamp_column)
-    log_metrics({"rows": span["rows"], "columns": len(span["columns"])})
+    span["missing_target"] = missing
+    span["roles"] = [role.to_dict() for role in roles]
+    log_metrics(
+        {
+            "rows": span["rows"],
+            "columns": len(span["columns"]),
+            "rows_missing_target": missing["count"],
+            "columns_dropped_by_role": sum(role.is_dropped for role in roles),
+        }
+    )
     return frame, span
 
 
@@ -92,6 +121,7 @@ def validate_data(
     pinned: bool = False,
     missing_jump: float = 0.1,
     drift_threshold: float = 0.2,
+    policy: str = "strict",
 ) -> Annotated[dict[str, Any], "validation"]:
     """Check the span against the reference schema and drift from the previous span.
 
@@ -112,6 +142,7 @@ def validate_data(
         previous=previous,
         missing_jump=missing_jump,
         drift_threshold=drift_threshold,
+        policy=check_policy(policy),
     )
     log_metrics({"anomalies": len(report.anomalies), "anomaly_errors": len(report.errors)})
     if report.has_errors:
@@ -154,12 +185,21 @@ def transform(
     statistics: dict[str, Any],
     data: dict[str, Any],
     feature_functions: list[str] | None = None,
+    span: dict[str, Any] | None = None,
 ) -> Annotated[Any, "preprocessor"]:
-    """The unfitted preprocessing pipeline built from the schema (it becomes part of the model)."""
+    """The unfitted preprocessing pipeline built from the schema (it becomes part of the model).
+
+    The schema's kinds choose the encoding; the span's column roles add one distinction a
+    kind cannot make: text columns (role ``text``) get TF-IDF instead of categories.
+    """
     features = feature_columns([c["name"] for c in schema["columns"]], data)
     kinds = {c["name"]: c["kind"] for c in schema["columns"]}
+    free_text = {r["name"] for r in (span or {}).get("roles", []) if r["role"] == "text"}
     numeric = [c for c in features if kinds.get(c) == "numeric"]
-    categorical = [c for c in features if kinds.get(c) in ("categorical", "boolean")]
+    text = [c for c in features if c in free_text and kinds.get(c) == "categorical"]
+    categorical = [
+        c for c in features if kinds.get(c) in ("categorical", "boolean") and c not in text
+    ]
     dates = [c for c in features if kinds.get(c) == "datetime"]
     counts = {
         c: int(statistics["columns"][c]["distinct"])
@@ -168,7 +208,12 @@ def transform(
     }
     functions = [_import_function(ref) for ref in feature_functions or []]
     return build_preprocessor(
-        numeric, categorical, dates, category_counts=counts, feature_functions=functions
+        numeric,
+        categorical,
+        dates,
+        text=text,
+        category_counts=counts,
+        feature_functions=functions,
     )
 
 
