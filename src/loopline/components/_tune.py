@@ -4,11 +4,16 @@ Each trial cross-validates the candidate with sampled parameters; the running me
 folds is reported after every fold so that a ``MedianPruner`` stops hopeless trials early.
 With a ``storage`` URL and a fixed ``study_name`` the study lives in a database, so a search
 that was interrupted resumes where it stopped: only the missing trials run.
+
+``timeout`` is a budget, not a hint: no trial starts after it, and a running trial is
+pruned between folds once it is spent, so a search overruns by at most one fold's fit.
+Large data is tuned on the same stratified sample that selection used (``max_rows``).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +33,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from ..errors import BackendUnavailableError, ConfigError, ConflictError, InvalidInputError
 from ._candidates import Candidate, parse_search_space
 from ._evaluate import check_metric, check_task, metric_direction
-from ._select import check_cv_data, class_labels, make_splitter, score_fold
+from ._select import Progress, check_cv_data, class_labels, cv_sample, make_splitter, score_fold
 
 __all__ = [
     "TuningResult",
@@ -115,6 +120,8 @@ def tune(
     folds: int = 3,
     random_state: int = 0,
     time_ordered: bool = False,
+    max_rows: int | None = None,
+    progress: Progress | None = None,
 ) -> TuningResult:
     """Search ``candidate``'s hyperparameters with a seeded TPE sampler and median pruning.
 
@@ -129,13 +136,17 @@ def tune(
             search space when None.
         n_trials: Total finished trials wanted in the study, counting those already in a
             resumed study.
-        timeout: Stop starting new trials after this many seconds.
+        timeout: Seconds: no trial starts after them, and a running trial is pruned at
+            its next fold once they are spent.
         storage: SQLAlchemy URL of the study database (``"sqlite:///path/store.db"``); in
             memory when None.
         study_name: Study name; with ``storage``, a fixed name makes the search resumable.
         folds: Cross-validation folds per trial.
         random_state: Seed for the sampler, the folds and the estimator.
         time_ordered: Use successive time-ordered folds.
+        max_rows: Tune on a stratified sample of at most this many rows (as in selection).
+        progress: Called with ``(trials finished, trials wanted, seconds left)`` after
+            each trial.
 
     Returns:
         The best parameters and value, and the trial history.
@@ -161,29 +172,25 @@ def tune(
     candidate.check_param_names(distributions, what="search space parameter")
     target = check_cv_data(X, y, task=task, folds=folds, time_ordered=time_ordered)
     labels = class_labels(target) if task == "classification" else None
+    X_cv, y_cv = cv_sample(
+        X,
+        target,
+        task=task,
+        max_rows=max_rows,
+        folds=folds,
+        time_ordered=time_ordered,
+        random_state=random_state,
+    )
     splits = list(
-        make_splitter(task, folds, time_ordered, random_state).split(np.zeros(len(X)), target)
+        make_splitter(task, folds, time_ordered, random_state).split(np.zeros(len(X_cv)), y_cv)
     )
     direction = metric_direction(metric)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    fold_data = _Folds(X_cv, y_cv, splits, task, labels, metric, random_state, deadline)
 
     def objective(trial: Trial) -> float:
         params = {name: _suggest(trial, name, dist) for name, dist in distributions.items()}
-        values: list[float] = []
-        for step, (train, test) in enumerate(splits):
-            model = candidate.build_pipeline(preprocessor, params, random_state=random_state)
-            result = score_fold(
-                model, X, target, train, test, task=task, labels=labels, metrics=[metric]
-            )
-            if result.error is not None:
-                _fail(trial, f"{type(result.error).__name__}: {result.error}", result.error)
-            if metric in result.scores:
-                values.append(result.scores[metric])
-                trial.report(float(np.mean(values)), step)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after fold {step + 1} of {len(splits)}")
-        if not values:
-            _fail(trial, f"{metric} was undefined in every fold: {result.skipped.get(metric)}")
-        return float(np.mean(values))
+        return run_trial(trial, candidate, preprocessor, params, fold_data)
 
     with _quiet_optuna(), _open_storage(storage) as rdb:
         study = _load_study(rdb, study_name, metric, random_state)
@@ -193,9 +200,97 @@ def tune(
         if remaining:
             # Reseed by progress so a resumed study does not replay the first trials' samples.
             study.sampler = optuna.samplers.TPESampler(seed=random_state + previous)
-            study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(_TrialFailed,))
+            callbacks = (
+                [] if progress is None else [_ProgressCallback(progress, n_trials, deadline)]
+            )
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                catch=(_TrialFailed,),
+                callbacks=callbacks,
+            )
         trials = study.get_trials(deepcopy=False)
         return _result(study, trials, candidate.name, metric, direction, previous)
+
+
+@dataclass
+class _Folds:
+    """What every trial of one study cross-validates on."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    task: str
+    labels: list[Any] | None
+    metric: str
+    random_state: int
+    deadline: float | None  # time.monotonic() after which running trials are pruned
+
+
+def run_trial(
+    trial: Trial, candidate: Candidate, preprocessor: Any, params: dict[str, Any], folds: _Folds
+) -> float:
+    """Cross-validate ``candidate`` with ``params``: one Optuna trial.
+
+    The running mean is reported after each fold, so the pruner (and the deadline) can stop
+    the trial early.
+
+    Returns:
+        The mean score over folds.
+
+    Raises:
+        optuna.TrialPruned: The pruner judged the trial hopeless, or the deadline passed.
+        _TrialFailed: A fit or a score failed (the study records it and goes on).
+    """
+    values: list[float] = []
+    result = None
+    for step, (train, test) in enumerate(folds.splits):
+        if step and folds.deadline is not None and time.monotonic() > folds.deadline:
+            raise optuna.TrialPruned(f"the time budget ran out after fold {step}")
+        model = candidate.build_pipeline(preprocessor, params, random_state=folds.random_state)
+        result = score_fold(
+            model,
+            folds.X,
+            folds.y,
+            train,
+            test,
+            task=folds.task,
+            labels=folds.labels,
+            metrics=[folds.metric],
+        )
+        if result.error is not None:
+            _fail(trial, f"{type(result.error).__name__}: {result.error}", result.error)
+        if folds.metric in result.scores:
+            values.append(result.scores[folds.metric])
+            trial.report(float(np.mean(values)), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {step + 1} of {len(folds.splits)}")
+    if not values:
+        why = result.skipped.get(folds.metric) if result is not None else "no folds"
+        _fail(trial, f"{folds.metric} was undefined in every fold: {why}")
+    return float(np.mean(values))
+
+
+class _ProgressCallback:
+    """Tells ``progress`` how many trials are finished and how long the rest should take."""
+
+    def __init__(self, progress: Progress, wanted: int, deadline: float | None) -> None:
+        self.progress = progress
+        self.wanted = wanted
+        self.deadline = deadline
+        self.started = time.monotonic()
+        self.done_at_start: int | None = None
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        done = len(study.get_trials(deepcopy=False, states=_FINISHED))
+        if self.done_at_start is None:
+            self.done_at_start = done - 1
+        ran = max(done - self.done_at_start, 1)
+        left = (time.monotonic() - self.started) / ran * max(self.wanted - done, 0)
+        if self.deadline is not None:
+            left = min(left, max(self.deadline - time.monotonic(), 0.0))
+        self.progress(min(done, self.wanted), self.wanted, left)
 
 
 def _fail_interrupted_trials(study: optuna.Study) -> None:
