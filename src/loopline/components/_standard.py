@@ -114,6 +114,8 @@ def standard_pipeline(
             training.folds,
             time_ordered,
             training.seed,
+            training.time_budget,
+            training.cv_rows,
         )
         tuning = tune_best(
             train,
@@ -126,9 +128,11 @@ def standard_pipeline(
             training.folds,
             time_ordered,
             training.seed,
+            training.time_budget,
+            training.cv_rows,
         )
         model = train_model(train, preprocessor, tuning, data, candidates, training.seed)
-        evaluation = evaluate_model(model, test, data, blessing.slices)
+        evaluation = evaluate_model(model, test, data, blessing.slices, train, board)
         package(model, current_schema, stats, evaluation, test, span, board, tuning, data, name)
         bless(
             model,

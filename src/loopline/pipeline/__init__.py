@@ -21,6 +21,7 @@ from ._tracking import log_artifact as log_artifact
 from ._tracking import log_metric as log_metric
 from ._tracking import log_metrics as log_metrics
 from ._tracking import log_params as log_params
+from ._tracking import report_progress as report_progress
 from ._tracking import set_tag as set_tag
 from ._tracking import start_run as start_run
 
@@ -45,6 +46,7 @@ __all__ = [
     "log_metrics",
     "log_params",
     "pipeline",
+    "report_progress",
     "set_tag",
     "start_run",
     "step",
