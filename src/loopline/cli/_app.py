@@ -90,14 +90,25 @@ def run(
     resume: Annotated[
         str | None, typer.Option(help="Resume this failed or interrupted run.")
     ] = None,
-    executor: Annotated[str | None, typer.Option(help="inprocess (default) or process.")] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="inprocess (default), process or ray.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster of --executor ray: auto, HOST:PORT or ray://HOST:10001 "
+            "(default: [run] address, else a private Ray on this machine)."
+        ),
+    ] = None,
     project: ProjectOption = None,
 ) -> None:
     """Run a pipeline, showing each step live; unchanged steps come from cache."""
     from ._run import run_command
 
     params = _parse_params(param or [])
-    result = run_command(pipeline, params, resume=resume, executor=executor, project=project)
+    result = run_command(
+        pipeline, params, resume=resume, executor=executor, address=address, project=project
+    )
     raise typer.Exit(0 if result else 1)
 
 

@@ -21,6 +21,7 @@ def run_command(
     resume: str | None,
     executor: str | None,
     project: Path | None,
+    address: str | None = None,
 ) -> bool:
     """Run (or resume) a pipeline of the project; return whether it succeeded."""
     from ..config import load_settings
@@ -28,7 +29,9 @@ def run_command(
     from ._progress import LiveProgress
 
     settings = load_settings(project)
-    with Runner.from_settings(settings, executor=executor, listeners=[LiveProgress()]) as runner:
+    with Runner.from_settings(
+        settings, executor=executor, address=address, listeners=[LiveProgress()]
+    ) as runner:
         if resume is not None:
             old = runner.store.runs.get(resume)
             if ref is None:

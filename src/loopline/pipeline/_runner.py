@@ -9,7 +9,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError, StepFailedError
+from ..errors import ConfigError, NotFoundError, StepFailedError
 from ._executor import BaseExecutor, get_executor
 from ._hashing import cache_key, canonical_json
 from ._pipeline import Invocation, Pipeline, PipelineGraph
@@ -132,14 +132,35 @@ class Runner:
         settings: Settings,
         *,
         executor: str | None = None,
+        address: str | None = None,
         listeners: Sequence[RunListener] = (),
     ) -> Runner:
-        """A runner on a project's store, artifact store and executor."""
+        """A runner on a project's store, artifact store and executor.
+
+        Args:
+            settings: The project's settings.
+            executor: An executor name overriding the settings'.
+            address: A Ray cluster address overriding the settings' (``ray`` executor only).
+            listeners: Receivers of progress.
+
+        Raises:
+            ConfigError: Unknown executor, or an address for an executor other than Ray.
+        """
         from ..artifacts import ArtifactStore
         from ..store import Store
 
         name = executor or settings.executor
-        options = {"max_workers": settings.max_workers} if name == "process" else {}
+        options: dict[str, Any] = {}
+        if name == "process":
+            options = {"max_workers": settings.max_workers}
+        elif name == "ray":
+            options = {"address": address or settings.ray_address, "num_cpus": settings.max_workers}
+        elif address is not None:
+            raise ConfigError(
+                f"--address names a Ray cluster, but the executor is {name!r}.",
+                hint="Add --executor ray, or leave out --address.",
+                value=address,
+            )
         return cls(
             Store(settings.store_url),
             ArtifactStore(settings.artifacts_url),
@@ -294,6 +315,7 @@ class _Execution:
             params=invocation.params,
             store_url=self.store.url,
             artifacts_url=self.runner.artifacts.url,
+            executor=self.runner.executor.name,
         )
         for listener in self.runner.listeners:
             listener.on_step_start(invocation.name)
