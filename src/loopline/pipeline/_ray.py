@@ -14,7 +14,9 @@ See docs/decisions/0012-ray-executor.md.
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import sys
 import threading
 import traceback
 from collections.abc import Mapping
@@ -137,7 +139,11 @@ class RayExecutor(BaseExecutor):
         if refused is not None:
             future.set_result(StepOutcome(None, error=refused))
             return future
-        ref = self._task.options(**ray_options(step)).remote(task, step)
+        # Steps Ray workers cannot import (defined in a function or in __main__) travel
+        # pickled by value; the others by reference, resolved in the worker as in a
+        # process-pool worker, with this process's import path where it exists there.
+        shipped = step if _needs_shipping(step) else None
+        ref = self._task.options(**ray_options(step)).remote(task, shipped, list(sys.path))
         with self._lock:
             self._pending[future] = ref
         ref.future().add_done_callback(lambda done: self._settle(future, done, step.name))
@@ -183,8 +189,20 @@ class RayExecutor(BaseExecutor):
             self._ray.shutdown()
 
 
-def _run_on_ray(task: StepTask, step: Step[..., Any]) -> StepOutcome:
-    """The Ray task: run the step the driver sent (pickled by value when it must be)."""
+def _needs_shipping(step: Step[..., Any]) -> bool:
+    return "<locals>" in step.func.__qualname__ or step.func.__module__ == "__main__"
+
+
+def _run_on_ray(task: StepTask, step: Step[..., Any] | None, paths: list[str]) -> StepOutcome:
+    """The Ray task: run the step the driver sent, or import it like a process-pool worker.
+
+    ``paths`` is the driver's ``sys.path``: the entries that exist on this node are added,
+    so that on one machine the worker imports what the driver imports (as ``forkserver``
+    workers do); on other nodes the project must be installed or in ``runtime_env``.
+    """
+    for entry in paths:
+        if entry not in sys.path and os.path.isdir(entry):
+            sys.path.append(entry)
     return execute_step(task, step)
 
 

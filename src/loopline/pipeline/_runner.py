@@ -150,17 +150,17 @@ class Runner:
         from ..store import Store
 
         name = executor or settings.executor
-        options: dict[str, Any] = {}
-        if name == "process":
-            options = {"max_workers": settings.max_workers}
-        elif name == "ray":
-            options = {"address": address or settings.ray_address, "num_cpus": settings.max_workers}
-        elif address is not None:
+        if address is not None and name != "ray":
             raise ConfigError(
                 f"--address names a Ray cluster, but the executor is {name!r}.",
                 hint="Add --executor ray, or leave out --address.",
                 value=address,
             )
+        options: dict[str, Any] = {}
+        if name == "process":
+            options = {"max_workers": settings.max_workers}
+        elif name == "ray":
+            options = {"address": address or settings.ray_address, "num_cpus": settings.max_workers}
         return cls(
             Store(settings.store_url),
             ArtifactStore(settings.artifacts_url),

@@ -1,0 +1,58 @@
+"""``loopline run --executor ray [--address ...]``: a real run on the test cluster, and the
+errors a user gets for a wrong address or executor."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from ..conftest import run_cli
+
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="the ray extra is not installed"
+)
+
+
+def test_run_on_a_ray_cluster(cli_project: Path, ray_cluster: str) -> None:
+    result = run_cli(
+        "run", "quick", "--executor", "ray", "--address", ray_cluster, cwd=cli_project, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    run_id = re.search(r"Run ([0-9a-f]{8}) succeeded", result.stdout).group(1)
+    shown = run_cli("runs", "show", run_id, cwd=cli_project)
+    assert "executor ray" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--executor", "process", "--address", "auto"],
+            "--address names a Ray cluster, but the executor is 'process'. "
+            "Fix: Add --executor ray, or leave out --address.",
+        ),
+        pytest.param(
+            ["--executor", "ray", "--address", "127.0.0.1:1"],
+            "Cannot reach the Ray cluster at 127.0.0.1:1:",
+            marks=needs_ray,
+        ),
+        pytest.param(
+            ["--executor", "ray", "--address", "ray://127.0.0.1:1"],
+            "Cannot reach the Ray cluster at ray://127.0.0.1:1:",
+            marks=needs_ray,
+        ),
+        pytest.param(
+            ["--executor", "ray", "--address", "headnode"],
+            "The Ray address 'headnode' has no host and port.",
+            marks=needs_ray,
+        ),
+    ],
+)
+def test_wrong_address_reads_well(cli_project: Path, args: list[str], message: str) -> None:
+    result = run_cli("run", "quick", *args, cwd=cli_project)
+    assert result.returncode == 1
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
