@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import InvalidInputError
 from ..pipeline import (
+    current_executor,
     current_run_id,
     current_store_url,
     load_artifact,
@@ -34,6 +35,7 @@ from ._schema import Schema, infer_schema
 from ._select import Leaderboard, cross_validate_candidates
 from ._statistics import compute_statistics
 from ._transform import build_preprocessor
+from ._trials import trials_for_executor
 from ._tune import TuningResult, tune
 from ._validate import validate
 
@@ -238,7 +240,8 @@ def tune_best(
     The study's name is derived from the data, the candidate and the settings, so a search
     interrupted by a crash resumes where it stopped on the next run. Tuning uses the same
     folds as selection, so the tuned score compares with the candidate's default score;
-    ``chosen_params`` keeps the defaults when no trial beat them.
+    ``chosen_params`` keeps the defaults when no trial beat them. Run by the Ray executor,
+    the trials run in parallel Ray tasks sharing the study (``RayTrials``).
     """
     board = Leaderboard.from_dict(leaderboard)
     target, features = data["target"], feature_columns(list(train.columns), data)
@@ -272,6 +275,7 @@ def tune_best(
         folds=folds,
         random_state=seed,
         time_ordered=time_ordered,
+        trial_runner=trials_for_executor(current_executor()),
     )
     outcome = result.to_dict()
     default = best.means.get(board.metric)

@@ -29,6 +29,7 @@ from ..errors import BackendUnavailableError, ConfigError, ConflictError, Invali
 from ._candidates import Candidate, parse_search_space
 from ._evaluate import check_metric, check_task, metric_direction
 from ._select import check_cv_data, class_labels, make_splitter, score_fold
+from ._trials import BaseTrialRunner, InProcessTrials
 
 __all__ = [
     "TuningResult",
@@ -115,6 +116,7 @@ def tune(
     folds: int = 3,
     random_state: int = 0,
     time_ordered: bool = False,
+    trial_runner: BaseTrialRunner | None = None,
 ) -> TuningResult:
     """Search ``candidate``'s hyperparameters with a seeded TPE sampler and median pruning.
 
@@ -136,6 +138,9 @@ def tune(
         folds: Cross-validation folds per trial.
         random_state: Seed for the sampler, the folds and the estimator.
         time_ordered: Use successive time-ordered folds.
+        trial_runner: Where the trials run: one after another here (``InProcessTrials``, the
+            default) or in parallel Ray tasks sharing the study (``RayTrials``, which needs
+            ``storage``).
 
     Returns:
         The best parameters and value, and the trial history.
@@ -193,7 +198,15 @@ def tune(
         if remaining:
             # Reseed by progress so a resumed study does not replay the first trials' samples.
             study.sampler = optuna.samplers.TPESampler(seed=random_state + previous)
-            study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(_TrialFailed,))
+            runner = trial_runner if trial_runner is not None else InProcessTrials()
+            runner.optimize(
+                study,
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                catch=(_TrialFailed,),
+                storage=storage,
+            )
         trials = study.get_trials(deepcopy=False)
         return _result(study, trials, candidate.name, metric, direction, previous)
 
