@@ -56,3 +56,27 @@ def test_wrong_address_reads_well(cli_project: Path, args: list[str], message: s
     assert result.returncode == 1
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_the_standard_workflow_tunes_on_ray(tmp_path: Path, ray_cluster: str) -> None:
+    import optuna
+    from sklearn.datasets import load_wine
+
+    load_wine(as_frame=True).frame.to_csv(tmp_path / "wine.csv", index=False)
+    init = run_cli("init", "--name", "wine", "--data", "wine.csv", "--target", "target", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    toml = tmp_path / "loopline.toml"
+    toml.write_text(
+        toml.read_text()
+        .replace("trials = 20", "trials = 4")
+        .replace("folds = 5", "folds = 3")
+        .replace('executor = "inprocess"', f'executor = "ray"\naddress = "{ray_cluster}"')
+    )
+
+    result = run_cli("run", cwd=tmp_path, timeout=600)
+
+    assert result.returncode == 0, result.stderr
+    assert "Blessing: blessed" in " ".join(result.stdout.split())
+    storage = f"sqlite:///{tmp_path / '.loopline' / 'loopline.db'}"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    assert summary.n_trials == 4
