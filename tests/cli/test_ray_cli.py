@@ -4,6 +4,7 @@ errors a user gets for a wrong address or executor."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -16,9 +17,19 @@ needs_ray = pytest.mark.skipif(
 )
 
 
-def test_run_on_a_ray_cluster(cli_project: Path, ray_cluster: str) -> None:
+#: The cluster's Ray Client address (.ci/ray.sh starts the head with a client server).
+RAY_CLIENT_ADDRESS = os.environ.get("LOOPLINE_TEST_RAY_CLIENT_ADDRESS")
+
+
+@pytest.mark.parametrize("kind", ["gcs", "client"])
+def test_run_on_a_ray_cluster(cli_project: Path, ray_cluster: str, kind: str) -> None:
+    address = ray_cluster
+    if kind == "client":
+        if not RAY_CLIENT_ADDRESS:
+            pytest.skip("LOOPLINE_TEST_RAY_CLIENT_ADDRESS names no Ray Client server")
+        address = RAY_CLIENT_ADDRESS
     result = run_cli(
-        "run", "quick", "--executor", "ray", "--address", ray_cluster, cwd=cli_project, timeout=300
+        "run", "quick", "--executor", "ray", "--address", address, cwd=cli_project, timeout=300
     )
     assert result.returncode == 0, result.stderr
     run_id = re.search(r"Run ([0-9a-f]{8}) succeeded", result.stdout).group(1)
