@@ -51,9 +51,10 @@ class Settings:
         artifacts_url: Folder or fsspec URL of the artifact store.
         executor: Name of the executor that runs steps.
         max_workers: Worker processes of the ``process`` executor (None: one per CPU), or
-            CPUs of the private Ray the ``ray`` executor starts when no address is given.
-        ray_address: The Ray cluster of the ``ray`` executor (``auto``, ``HOST:PORT`` or
-            ``ray://HOST:10001``); None starts a private Ray on this machine.
+            CPUs of a private Ray the ``ray`` executor starts when no address is given.
+        ray_address: The Ray cluster of the ``ray`` executor (``auto``, ``HOST:PORT``,
+            ``ray://HOST:10001`` or ``local``); None: ``RAY_ADDRESS``, else the cluster
+            ``ray start`` runs on this machine, else a private Ray.
         pipelines: Pipeline names declared in ``[pipelines]``, with their references.
         raw: The whole parsed ``loopline.toml`` (sections other components read).
     """

@@ -96,8 +96,9 @@ def run(
     address: Annotated[
         str | None,
         typer.Option(
-            help="Ray cluster of --executor ray: auto, HOST:PORT or ray://HOST:10001 "
-            "(default: [run] address, else a private Ray on this machine)."
+            help="Ray cluster of --executor ray: auto, HOST:PORT, ray://HOST:10001 or local "
+            "(default: [run] address, else RAY_ADDRESS, else the cluster 'ray start' runs "
+            "here, else a private Ray)."
         ),
     ] = None,
     project: ProjectOption = None,

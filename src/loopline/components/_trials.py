@@ -89,7 +89,7 @@ class RayTrials(BaseTrialRunner):
         workers: Parallel trial tasks (each asks Ray for one CPU); by default as many as
             the cluster has CPUs, never more than the trials.
         address: The Ray cluster to connect to when this process is not connected yet
-            (``auto``, ``HOST:PORT``, ``ray://HOST:10001``); None starts a private Ray.
+            (``auto``, ``HOST:PORT``, ``ray://HOST:10001``, ``local``); None as ``ray.init()``.
             Inside a step run by the Ray executor the step's cluster is used.
 
     Raises:

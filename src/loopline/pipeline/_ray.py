@@ -61,10 +61,11 @@ class RayExecutor(BaseExecutor):
 
     Args:
         address: The cluster: ``"auto"`` (the one ``ray start`` runs on this machine),
-            ``"HOST:PORT"`` (its GCS address), or ``"ray://HOST:10001"`` (Ray Client). None
-            connects to ``RAY_ADDRESS`` if set, else starts a private Ray on this machine
-            that ends with the executor.
-        num_cpus: CPUs of the private Ray started when ``address`` is None.
+            ``"HOST:PORT"`` (its GCS address), ``"ray://HOST:10001"`` (Ray Client), or
+            ``"local"`` (a private Ray on this machine that ends with the executor). None
+            does what ``ray.init()`` does: ``RAY_ADDRESS`` if set, else the cluster
+            ``ray start`` runs here, else a private Ray.
+        num_cpus: CPUs of a private Ray; with ``address`` None it means ``"local"``.
         runtime_env: Ray runtime environment for the workers (e.g. ``{"working_dir": "."}``
             so nodes of a remote cluster can import the project's steps).
 
@@ -105,12 +106,15 @@ class RayExecutor(BaseExecutor):
         self._lock = threading.Lock()
 
     def _connect(self, ray: Any) -> None:
+        address = self.address
+        if address is None and self.num_cpus is not None:
+            address = "local"  # ray.init refuses num_cpus when it finds a running cluster
         options: dict[str, Any] = {
-            "address": self.address,
+            "address": address,
             "logging_level": logging.WARNING,
             "include_dashboard": False,
         }
-        if self.address is None and self.num_cpus is not None:
+        if address in (None, "local") and self.num_cpus is not None:
             options["num_cpus"] = self.num_cpus
         if self.runtime_env is not None:
             options["runtime_env"] = self.runtime_env
