@@ -139,3 +139,30 @@ def test_trials_run_in_parallel_on_ray_sharing_the_study(ray_cluster: str, tmp_p
     starts = sorted(t.datetime_start for t in stored.trials[:4])
     ends = sorted(t.datetime_complete for t in stored.trials[:4])
     assert starts[1] < ends[0]  # two trials were running at the same time
+
+
+def test_callbacks_see_every_trial_in_this_process(ray_cluster: str, tmp_path: Path) -> None:
+    import os
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="calls")
+    seen: list[tuple[int, int]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1.0, 1.0)
+        trial.set_user_attr("pid", os.getpid())
+        return x * x
+
+    RayTrials(workers=2).optimize(
+        study,
+        objective,
+        n_trials=5,
+        timeout=None,
+        catch=(),
+        storage=storage,
+        callbacks=[lambda s, t: seen.append((t.number, os.getpid()))],
+    )
+
+    assert sorted(number for number, _ in seen) == [0, 1, 2, 3, 4]
+    assert {pid for _, pid in seen} == {os.getpid()}  # called here, not in the workers
+    assert os.getpid() not in {t.user_attrs["pid"] for t in study.trials}  # trials ran there

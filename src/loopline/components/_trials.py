@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, Trial
+from optuna.trial import FrozenTrial, Trial, TrialState
 
 from ..errors import BackendUnavailableError, ConfigError
 
@@ -59,7 +59,8 @@ class BaseTrialRunner(ABC):
             timeout: Seconds after which no new trial starts; None for no limit.
             catch: Exceptions that fail one trial without stopping the study.
             storage: The SQLAlchemy URL the study lives in (None: in memory).
-            callbacks: Called after each trial, as by ``Study.optimize``.
+            callbacks: Called in this process with each finished trial, as by
+                ``Study.optimize`` (progress displays, budgets that watch the study).
         """
 
 
@@ -149,13 +150,12 @@ class RayTrials(BaseTrialRunner):
                     share,
                     timeout,
                     catch,
-                    list(callbacks),
                     list(sys.path),
                 )
                 for index, share in enumerate(shares)
             ]
             try:
-                ray.get(refs)
+                _wait(ray, refs, study, callbacks)
             except Exception as exc:
                 for ref in refs:
                     ray.cancel(ref, force=True)
@@ -172,6 +172,33 @@ class RayTrials(BaseTrialRunner):
 def trials_for_executor(executor: str) -> BaseTrialRunner:
     """The trial runner that matches the executor a step runs on: Ray trials on ``ray``."""
     return RayTrials() if executor == "ray" else InProcessTrials()
+
+
+#: How often the driver looks for newly finished trials to pass to the callbacks.
+POLL_SECONDS = 1.0
+
+
+def _wait(ray: Any, refs: list[Any], study: optuna.Study, callbacks: Sequence[Callback]) -> None:
+    """Wait for the trial tasks; call ``callbacks`` here with each trial that finished.
+
+    Callbacks run in the caller's process (where a progress display lives), from the
+    study's storage, within about ``POLL_SECONDS`` of each trial's end.
+    """
+    ended = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    seen = {t.number for t in study.get_trials(deepcopy=False, states=ended)}
+    pending = list(refs)
+    while True:
+        if pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=POLL_SECONDS)
+            ray.get(done)  # raises what a task raised
+        if callbacks:
+            for trial in study.get_trials(deepcopy=False, states=ended):
+                if trial.number not in seen:
+                    seen.add(trial.number)
+                    for callback in callbacks:
+                        callback(study, trial)
+        if not pending:
+            return
 
 
 def _split(n_trials: int, workers: int) -> list[int]:
@@ -197,7 +224,6 @@ def _optimize_share(
     n_trials: int,
     timeout: float | None,
     catch: tuple[type[Exception], ...],
-    callbacks: list[Callback],
     paths: list[str],
 ) -> None:
     """One Ray task: load the shared study and run ``n_trials`` of its trials.
@@ -213,7 +239,7 @@ def _optimize_share(
     try:
         study = optuna.load_study(study_name=study_name, storage=rdb, sampler=sampler, pruner=pruner)
         study.optimize(
-            objective, n_trials=n_trials, timeout=timeout, catch=catch, callbacks=callbacks
+            objective, n_trials=n_trials, timeout=timeout, catch=catch
         )
     finally:
         rdb.engine.dispose()
