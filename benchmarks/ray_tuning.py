@@ -122,9 +122,7 @@ def main() -> None:
             for side in ("inprocess", "ray"):
                 runner = RayTrials(workers=args.workers) if side == "ray" else None
                 with tempfile.TemporaryDirectory() as folder:
-                    sample = one_search(
-                        X, y, Path(folder), f"{side}-{repeat}", args.trials, runner
-                    )
+                    sample = one_search(X, y, Path(folder), f"{side}-{repeat}", args.trials, runner)
                 samples[side].append(sample)
                 print(
                     f"repeat {repeat} {side:9s} wall {sample['wall']:7.1f} s, trial sum "
@@ -137,13 +135,13 @@ def main() -> None:
 
     inproc = median([s["wall"] for s in samples["inprocess"]])
     on_ray = median([s["wall"] for s in samples["ray"]])
-    ratios = [r["wall"] / i["wall"] for i, r in zip(samples["inprocess"], samples["ray"])]
-    overheads = [
-        r["wall"] - makespan(r["durations"], args.workers) for r in samples["ray"]
+    ratios = [
+        r["wall"] / i["wall"] for i, r in zip(samples["inprocess"], samples["ray"], strict=True)
     ]
+    overheads = [r["wall"] - makespan(r["durations"], args.workers) for r in samples["ray"]]
     projected = [
         (max(o, 0.0) + makespan(i["durations"], args.project_cores)) / i["wall"]
-        for i, o in zip(samples["inprocess"], overheads)
+        for i, o in zip(samples["inprocess"], overheads, strict=True)
     ]
     mean_trial = median([float(np.mean(s["durations"])) for s in samples["inprocess"]])
     rows = [

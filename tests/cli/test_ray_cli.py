@@ -74,7 +74,9 @@ def test_the_standard_workflow_tunes_on_ray(tmp_path: Path, ray_cluster: str) ->
     from sklearn.datasets import load_wine
 
     load_wine(as_frame=True).frame.to_csv(tmp_path / "wine.csv", index=False)
-    init = run_cli("init", "--name", "wine", "--data", "wine.csv", "--target", "target", cwd=tmp_path)
+    init = run_cli(
+        "init", "--name", "wine", "--data", "wine.csv", "--target", "target", cwd=tmp_path
+    )
     assert init.returncode == 0, init.stderr
     toml = tmp_path / "loopline.toml"
     toml.write_text(

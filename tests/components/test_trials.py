@@ -78,10 +78,16 @@ def test_the_ray_executor_gets_ray_trials() -> None:
 @pytest.mark.parametrize(
     ("workers", "message"),
     [
-        (0, "The 'workers' parameter of RayTrials must be an integer >= 1, or None for one per "
-         "CPU of the cluster. Got 0 instead."),
+        (
+            0,
+            "The 'workers' parameter of RayTrials must be an integer >= 1, or None for one per "
+            "CPU of the cluster. Got 0 instead.",
+        ),
         (1.5, "must be an integer >= 1, or None for one per CPU of the cluster. Got 1.5 instead."),
-        (True, "must be an integer >= 1, or None for one per CPU of the cluster. Got True instead."),
+        (
+            True,
+            "must be an integer >= 1, or None for one per CPU of the cluster. Got True instead.",
+        ),
     ],
 )
 def test_bad_worker_counts(workers: object, message: str) -> None:
@@ -99,8 +105,15 @@ def test_ray_trials_need_a_study_storage(tmp_path: Path) -> None:
         ),
     ):
         tune(
-            X, y, meeting(tmp_path / "m"), preprocessor, task="classification",
-            metric="accuracy", n_trials=2, folds=2, trial_runner=RayTrials(workers=2),
+            X,
+            y,
+            meeting(tmp_path / "m"),
+            preprocessor,
+            task="classification",
+            metric="accuracy",
+            n_trials=2,
+            folds=2,
+            trial_runner=RayTrials(workers=2),
         )
 
 
@@ -109,8 +122,14 @@ def test_in_process_trials_do_not_overlap(tmp_path: Path) -> None:
     X, y, preprocessor = cancer()
     with pytest.raises(InvalidInputError, match="No tuning trial of candidate 'meeting'"):
         tune(
-            X, y, meeting(tmp_path / "m", wait=0.2), preprocessor, task="classification",
-            metric="accuracy", n_trials=1, folds=2,
+            X,
+            y,
+            meeting(tmp_path / "m", wait=0.2),
+            preprocessor,
+            task="classification",
+            metric="accuracy",
+            n_trials=1,
+            folds=2,
         )
 
 

@@ -56,8 +56,14 @@ def test_a_step_gets_the_resources_it_asks_for(ray_runner: Runner) -> None:
 @pytest.mark.parametrize(
     ("resources", "message"),
     [
-        ({"cpu": 3}, "Step 'greedy' asks for cpu=3, but the Ray cluster at {address} has 2 in all."),
-        ({"tpu": 1}, "Step 'greedy' asks for tpu=1, but the Ray cluster at {address} has 0 in all."),
+        (
+            {"cpu": 3},
+            "Step 'greedy' asks for cpu=3, but the Ray cluster at {address} has 2 in all.",
+        ),
+        (
+            {"tpu": 1},
+            "Step 'greedy' asks for tpu=1, but the Ray cluster at {address} has 0 in all.",
+        ),
     ],
 )
 def test_resources_the_cluster_lacks_fail_the_step_at_once(

@@ -237,9 +237,9 @@ def _optimize_share(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rdb = optuna.storages.RDBStorage(storage)
     try:
-        study = optuna.load_study(study_name=study_name, storage=rdb, sampler=sampler, pruner=pruner)
-        study.optimize(
-            objective, n_trials=n_trials, timeout=timeout, catch=catch
+        study = optuna.load_study(
+            study_name=study_name, storage=rdb, sampler=sampler, pruner=pruner
         )
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=catch)
     finally:
         rdb.engine.dispose()

@@ -13,6 +13,7 @@ See docs/decisions/0012-ray-executor.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -184,10 +185,8 @@ class RayExecutor(BaseExecutor):
         with self._lock:
             pending, self._pending = list(self._pending.values()), {}
         for ref in pending:
-            try:
+            with contextlib.suppress(Exception):  # it may have finished meanwhile
                 self._ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001 - it may have finished meanwhile
-                pass
         if self._owns_ray:
             self._owns_ray = False
             self._ray.shutdown()
