@@ -25,10 +25,47 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, InvalidInputError
 
 PROJECT_FILE = "loopline.toml"
 STATE_DIR = ".loopline"
+
+#: The one rule for the names of models and aliases (and of projects, whose name is the
+#: model's by default): they appear in URLs, file names (``model=NAME`` folders of the
+#: request log), references (``NAME@ALIAS``, ``NAME/VERSION``) and loopline.toml.
+NAME_RULE = (
+    "1 to 128 characters: ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+)
+NAME_MAX_LENGTH = 128
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+def check_name(value: object, *, what: str = "model name") -> str:
+    """Return ``value`` if it is a valid name of a model, alias or project (``NAME_RULE``).
+
+    Args:
+        value: The name to check.
+        what: What the name is, for the message (``"model name"``, ``"alias"``).
+
+    Returns:
+        The name, unchanged.
+
+    Raises:
+        InvalidInputError: The name breaks the rule; the message shows it and the rule.
+
+    Example:
+        >>> check_name("wine-quality.v2")
+        'wine-quality.v2'
+    """
+    if isinstance(value, str) and _NAME.fullmatch(value):
+        return value
+    shown = repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:80]}..."
+    raise InvalidInputError(
+        f"{shown} is not a valid {what}: a {what} has {NAME_RULE}.",
+        hint="Choose a name such as 'wine' or 'churn-model.v2'.",
+        value=value if isinstance(value, str) and len(value) <= 200 else shown,
+    )
 
 #: Sections and keys ``loopline.toml`` may hold, with their expected types.
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {

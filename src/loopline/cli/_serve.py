@@ -24,6 +24,9 @@ def serve_command(
     max_body_bytes: int,
     lenient: bool,
     poll_interval: float,
+    log_level: str = "info",
+    log_format: str = "text",
+    access_log: bool = False,
 ) -> None:
     """Build the service from the project's registry and run it until interrupted."""
     import uvicorn
@@ -31,8 +34,15 @@ def serve_command(
     from ..artifacts import ArtifactStore
     from ..config import load_settings
     from ..registry import Registry
-    from ..serving import PredictionService, ServingOptions, create_app
+    from ..serving import PredictionService, ServingOptions, create_app, log_config
     from ..store import Store
+
+    try:
+        logging = log_config(log_level, log_format, access_log)
+    except ValueError as exc:
+        raise InvalidInputError(
+            str(exc), hint="See loopline serve --help.", value=f"{log_level}/{log_format}"
+        ) from exc
 
     if canary and shadow:
         raise InvalidInputError(
@@ -45,6 +55,9 @@ def serve_command(
             value=canary_weight,
         )
     settings = load_settings(project)
+    from ._check import load_project
+
+    load_project(settings.project_dir)  # a wrong loop section fails here, not hours later
     store = Store(settings.store_url)
     registry = Registry(store, ArtifactStore(settings.artifacts_url))
     registry.resolve(model)  # fail now, with the registry's message, on a bad reference
@@ -62,7 +75,13 @@ def serve_command(
     service = PredictionService(registry, model, canary=canary, shadow=shadow, options=options)
     console().print(f"Serving {model} on http://{host}:{port} (docs at /docs, metrics at /metrics)")
     try:
-        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(service),
+            host=host,
+            port=port,
+            log_config=logging,
+            access_log=access_log,
+        )
     finally:
         store.close()
 
