@@ -72,7 +72,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "project": {"name": str},
     "store": {"url": str},
     "artifacts": {"url": str},
-    "run": {"executor": str, "max_workers": int},
+    "run": {"executor": str, "max_workers": int, "address": str},
     "pipelines": {},  # any name -> "module:attr" or "path.py:attr"
 }
 
@@ -87,7 +87,11 @@ class Settings:
         store_url: SQLAlchemy URL of the metadata store.
         artifacts_url: Folder or fsspec URL of the artifact store.
         executor: Name of the executor that runs steps.
-        max_workers: Worker processes of the ``process`` executor (None: one per CPU).
+        max_workers: Worker processes of the ``process`` executor (None: one per CPU), or
+            CPUs of a private Ray the ``ray`` executor starts when no address is given.
+        ray_address: The Ray cluster of the ``ray`` executor (``auto``, ``HOST:PORT``,
+            ``ray://HOST:10001`` or ``local``); None: ``RAY_ADDRESS``, else the cluster
+            ``ray start`` runs on this machine, else a private Ray.
         pipelines: Pipeline names declared in ``[pipelines]``, with their references.
         raw: The whole parsed ``loopline.toml`` (sections other components read).
     """
@@ -98,6 +102,7 @@ class Settings:
     artifacts_url: str
     executor: str = "inprocess"
     max_workers: int | None = None
+    ray_address: str | None = None
     pipelines: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -261,6 +266,7 @@ def load_settings(project_dir: str | os.PathLike[str] | None = None) -> Settings
         artifacts_url=artifacts_url,
         executor=os.environ.get("LOOPLINE_EXECUTOR") or run.get("executor") or "inprocess",
         max_workers=max_workers,
+        ray_address=os.environ.get("LOOPLINE_RAY_ADDRESS") or run.get("address"),
         pipelines=dict(data.get("pipelines", {})),
         raw=data,
     )

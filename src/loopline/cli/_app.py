@@ -93,7 +93,17 @@ def run(
     resume: Annotated[
         str | None, typer.Option(help="Resume this failed or interrupted run.")
     ] = None,
-    executor: Annotated[str | None, typer.Option(help="inprocess (default) or process.")] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="inprocess (default), process or ray.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster of --executor ray: auto, HOST:PORT, ray://HOST:10001 or local "
+            "(default: [run] address, else RAY_ADDRESS, else the cluster 'ray start' runs "
+            "here, else a private Ray)."
+        ),
+    ] = None,
     rerun: Annotated[
         list[str] | None,
         typer.Option(
@@ -116,6 +126,7 @@ def run(
         params,
         resume=resume,
         executor=executor,
+        address=address,
         project=project,
         rerun=rerun or [],
         cache=not no_cache,

@@ -25,8 +25,10 @@ name = {name}
 
 [run]
 # "inprocess" runs steps one by one in the loopline process; "process" runs
-# independent steps in parallel worker processes.
+# independent steps in parallel worker processes; "ray" runs them as Ray tasks
+# (pip install 'loopline[ray]'), and tuning trials in parallel on Ray workers.
 executor = "inprocess"
+# address = "auto"    # ray: the cluster ('auto', 'HOST:PORT', 'ray://HOST:10001')
 
 # Pipelines 'loopline run NAME' knows by name: "module:function" or "file.py:function".
 [pipelines]

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import InvalidInputError
 from ..pipeline import (
+    current_executor,
     current_run_id,
     current_store_url,
     load_artifact,
@@ -44,6 +45,7 @@ from ._schema import Schema, infer_schema
 from ._select import Leaderboard, baseline_candidate, cross_validate_candidates
 from ._statistics import compute_statistics
 from ._transform import build_preprocessor
+from ._trials import trials_for_executor
 from ._tune import TuningResult, tune
 from ._validate import validate
 
@@ -314,7 +316,8 @@ def tune_best(
     interrupted by a crash resumes where it stopped on the next run. Tuning uses the same
     folds (and sample) as selection, so the tuned score compares with the candidate's
     default score; ``chosen_params`` keeps the defaults when no trial beat them. It gets
-    what is left of ``time_budget`` after selection and the estimated final fit.
+    what is left of ``time_budget`` after selection and the estimated final fit. Run by the Ray executor,
+    the trials run in parallel Ray tasks sharing the study (``RayTrials``).
     """
     board = Leaderboard.from_dict(leaderboard)
     target, features = data["target"], feature_columns(list(train.columns), data)
@@ -360,6 +363,7 @@ def tune_best(
         time_ordered=time_ordered,
         max_rows=cv_rows,
         progress=report_progress,
+        trial_runner=trials_for_executor(current_executor()),
     )
     outcome = result.to_dict()
     default = best.means.get(board.metric)

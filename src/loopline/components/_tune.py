@@ -40,6 +40,7 @@ from ..errors import BackendUnavailableError, ConfigError, ConflictError, Invali
 from ._candidates import Candidate, parse_search_space
 from ._evaluate import check_metric, check_task, metric_direction
 from ._select import Progress, check_cv_data, class_labels, cv_sample, make_splitter, score_fold
+from ._trials import BaseTrialRunner, InProcessTrials
 
 __all__ = [
     "TuningResult",
@@ -133,6 +134,7 @@ def tune(
     stale_after: int = 30,
     max_rows: int | None = None,
     progress: Progress | None = None,
+    trial_runner: BaseTrialRunner | None = None,
 ) -> TuningResult:
     """Search ``candidate``'s hyperparameters with a seeded TPE sampler and median pruning.
 
@@ -162,6 +164,9 @@ def tune(
         max_rows: Tune on a stratified sample of at most this many rows (as in selection).
         progress: Called with ``(trials finished, trials wanted, seconds left)`` after
             each trial.
+        trial_runner: Where the trials run: one after another here (``InProcessTrials``, the
+            default) or in parallel Ray tasks sharing the study (``RayTrials``, which needs
+            ``storage``).
 
     Returns:
         The best parameters and value, and the trial history.
@@ -221,11 +226,14 @@ def tune(
             callbacks = (
                 [] if progress is None else [_ProgressCallback(progress, n_trials, deadline)]
             )
-            study.optimize(
+            runner = trial_runner if trial_runner is not None else InProcessTrials()
+            runner.optimize(
+                study,
                 objective,
                 n_trials=remaining,
                 timeout=timeout,
                 catch=(_TrialFailed,),
+                storage=storage,
                 # Another process tuning the same study (two `loopline run` at once) shares
                 # the budget: stop once the study holds n_trials finished trials.
                 callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=_FINISHED), *callbacks],
