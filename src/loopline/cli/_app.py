@@ -179,12 +179,16 @@ def serve(
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between checks for alias moves.")
     ] = 2.0,
+    workers: Annotated[
+        int, typer.Option(help="Server processes sharing the port (one per core).")
+    ] = 1,
     project: ProjectOption = None,
 ) -> None:
     """Serve predictions over HTTP; follows alias moves with a hot swap.
 
     Tokens come from the environment: LOOPLINE_TOKEN protects /predict and /invocations;
-    LOOPLINE_ADMIN_TOKEN enables /admin/*.
+    LOOPLINE_ADMIN_TOKEN enables /admin/*. With --workers N, every process follows the
+    aliases on its own, so all swap within --poll-interval of a move.
     """
     from ._serve import serve_command
 
@@ -201,6 +205,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         lenient=lenient,
         poll_interval=poll_interval,
+        workers=workers,
     )
 
 
