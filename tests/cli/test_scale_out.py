@@ -40,7 +40,7 @@ target = "defaulted"
 [training]
 folds = 3
 trials = 0
-candidates = [{{ estimator = "sklearn.linear_model.LogisticRegression", params = {{ max_iter = 2000, C = {C} }} }}]
+candidates = [{{ estimator = "sklearn.linear_model.LogisticRegression", params = {{ max_iter = {max_iter}, C = 1.0 }} }}]
 
 [model]
 name = "loans"
@@ -51,7 +51,8 @@ window = "1h"
 min_rows = 10
 """
 
-pytestmark = pytest.mark.slow
+# Each test trains (twice for the replicas) and starts servers: minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture
@@ -62,9 +63,9 @@ def shared(
     trained once (version 1 in production); and the environment its commands run with."""
     folder = tmp_path / "project"
     (folder / "data").mkdir(parents=True)
-    make_loans(800, seed=0).to_csv(folder / "data" / "history.csv", index=False)
+    make_loans(600, seed=0).to_csv(folder / "data" / "history.csv", index=False)
     url = store_urls.new()
-    (folder / "loopline.toml").write_text(PROJECT.format(store_url=url, C=1.0))
+    (folder / "loopline.toml").write_text(PROJECT.format(store_url=url, max_iter=2000))
     env = {**s3_env, "LOOPLINE_ARTIFACTS_URL": f"{s3_bucket}/artifacts"}
     done = run_cli("run", cwd=folder, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -193,7 +194,7 @@ def test_two_replicas_follow_a_promotion_with_no_failed_request(
     moves the alias; both swap within the poll interval and no request fails."""
     folder, env = shared
     toml = folder / "loopline.toml"
-    toml.write_text(toml.read_text().replace("C = 1.0", "C = 0.05"))
+    toml.write_text(toml.read_text().replace("max_iter = 2000", "max_iter = 3000"))
     done = run_cli("run", cwd=folder, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     replicas = [serve(folder, env), serve(folder, env)]
