@@ -45,7 +45,8 @@ min_rows = 50
 drift = true
 
 [automation]
-canary_requests = 20
+canary_rows = 40
+data_window = "reference_plus_recent"
 
 {alerts}
 """
@@ -171,7 +172,7 @@ def test_drift_alerts_retrains_runs_a_canary_and_promotes(bootstrapped: Path) ->
     kinds = check_canary(bootstrapped, new_is_right=True)
     assert "canary.passed" in kinds and production(bootstrapped) == 2
     passed = [e for e in events(bootstrapped) if e.kind == "canary.passed"][0]
-    assert "accuracy 1.000 on 30 labelled canary records vs 0.000" in passed.reason
+    assert "on the same 60 labelled rows (30 answered by the canary)" in passed.reason
 
 
 def test_drift_a_retraining_addressed_does_not_retrain_again(bootstrapped: Path) -> None:
@@ -208,7 +209,11 @@ def test_a_worse_canary_is_not_promoted_with_the_reason(bootstrapped: Path) -> N
     kinds = check_canary(bootstrapped, new_is_right=False)
     assert "canary.failed" in kinds and production(bootstrapped) == 1
     failed = [e for e in events(bootstrapped) if e.kind == "canary.failed"][0]
-    assert "accuracy 0.000 on 30 labelled canary records vs 1.000" in failed.reason
+    assert "on the same 60 labelled rows (30 answered by the canary); worse by" in failed.reason
+    # The rejected canary gets no more traffic: its alias is gone (a server drops the slot).
+    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+        assert "staging" not in store.models.aliases("loans")
+        assert store.models.history("loans", "staging")[-1].version is None
 
 
 def test_a_candidate_that_fails_the_blessing_is_not_registered(bootstrapped: Path) -> None:

@@ -65,7 +65,51 @@ relative_margin = 0.01
 
 [model]
 name = "{name}"
-approval = "manual"        # manual: 'loopline models approve' before production; or auto
+# manual: NOTHING reaches production until you run 'loopline models approve NAME VERSION'
+# (the controller registers blessed candidates and waits). auto: blessed candidates go
+# through the canary below to production without you.
+approval = "manual"
+
+# ---- closing the loop: 'loopline serve', labels on /feedback, 'loopline watch' ----
+# Amounts of data are "N rows" (logged records), "N labelled rows", "N batches" (requests);
+# durations are 30s, 10m, 1h, 2d.
+
+[monitoring]
+window = "500 rows"        # each check looks at the production version's latest 500 records
+min_rows = 100             # fewer (labelled, for decay) records: no verdict, no trigger
+# drift_share = 0.5        # share of features that must drift for dataset drift
+# psi_threshold = 0.2
+# ks_threshold = 0.1
+
+[triggers]
+drift = true               # dataset drift of the features in the window
+# decay = {{ accuracy = "5%" }}   # default: the training metric falling 5% below its holdout
+# decay_z = 3.0            # ...and by more than 3 standard errors of the window's value
+# schedule = "0 3 * * *"   # cron: also retrain at 03:00 every day
+# new_data = false         # also retrain when the [data] source changes
+cooldown = "300 labelled rows"  # after a successful retraining, wait for this much new data
+
+[automation]
+# The rows a retraining learns from:
+#   since_change           labelled requests since the detected change point (where the
+#                          production model's errors or the drifted features shifted),
+#                          topped up with the rows before it to min_window_rows
+#   sliding                the latest window_rows rows: the source, then labelled requests
+#   reference_plus_recent  the whole source plus every labelled request
+#   all                    the [data] source as it is (requests are not used)
+data_window = "since_change"
+window_rows = 3000         # the most rows a window keeps (sliding, since_change)
+min_window_rows = 500      # since_change: topped up to at least this many rows
+# promotion = "auto"       # default: [model] approval
+canary_rows = 200          # judge the canary on 200 labelled rows (0: no canary)
+canary_minutes = 60        # ...or after this long with fewer
+# canary_margin = 0.0      # it fails only if worse by more than this and by more than
+# canary_z = 2.0           # 2 standard errors of the paired difference
+
+# [[alerts]]
+# name = "drift"
+# when = "drift_share > 0.3"
+# send = ["console", "file:alerts.jsonl"]
 """
 
 
@@ -120,4 +164,8 @@ def init_project(
     console().print(f"  {settings.state_dir.name}/: the metadata store and artifacts")
     if data is not None:
         console().print("Next: [bold]loopline run[/] trains, validates and packages a model.")
+        console().print(
+            "  approval = \"manual\": nothing is promoted to production until you run "
+            "'loopline models approve' (set approval = \"auto\" to close the loop)."
+        )
     return path

@@ -47,6 +47,9 @@ def serve_command(
     lenient: bool,
     poll_interval: float,
     workers: int = 1,
+    log_level: str = "info",
+    log_format: str = "text",
+    access_log: bool = False,
 ) -> None:
     """Build the service from the project's registry and run it until interrupted.
 
@@ -57,6 +60,14 @@ def serve_command(
     """
     import uvicorn
 
+    from ..serving import log_config
+
+    try:
+        logging = log_config(log_level, log_format, access_log)
+    except ValueError as exc:
+        raise InvalidInputError(
+            str(exc), hint="See loopline serve --help.", value=f"{log_level}/{log_format}"
+        ) from exc
     if canary and shadow:
         raise InvalidInputError(
             "--canary and --shadow go one at a time.",
@@ -90,6 +101,10 @@ def serve_command(
         lenient,
         poll_interval,
     )
+    from ..config import load_settings
+    from ._check import load_project
+
+    load_project(load_settings(project).project_dir)  # a wrong loop section fails here
     # Fail now, with the registry's message, on a bad reference or an unreachable store.
     with _Registry(spec) as registry:
         registry.resolve(model)
@@ -101,7 +116,7 @@ def serve_command(
     if workers == 1:
         app, opened = _app(spec)
         try:
-            uvicorn.run(app, host=host, port=port, log_level="warning")
+            uvicorn.run(app, host=host, port=port, log_config=logging, access_log=access_log)
         finally:
             opened.store.close()
         return
@@ -112,7 +127,8 @@ def serve_command(
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        log_config=logging,
+        access_log=access_log,
     )
 
 

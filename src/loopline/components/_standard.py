@@ -58,7 +58,8 @@ def standard_pipeline(
         name: The model's name, written into its package.
         store: The metadata store, to find the previous span's schema and statistics
             that new data is validated against (see :func:`find_reference`).
-        champion: Artifact id of the champion's model package to bless against.
+        champion: Artifact id of the champion's model package to bless against (on the
+            holdout rows it was not trained on, found through lineage).
 
     Returns:
         A :class:`~loopline.pipeline.Pipeline` named ``training``.
@@ -82,6 +83,9 @@ def standard_pipeline(
     _check_feature_functions(functions, project_dir)
     time_ordered = bool(config.data.timestamp_column)
     split_cfg = config.split
+    champion_train = (
+        find_training_rows(store, champion) if store is not None and champion is not None else None
+    )
 
     def training_pipeline() -> None:
         frame, span = ingest(source, data, training.folds, split_cfg.test_size)
@@ -137,6 +141,7 @@ def standard_pipeline(
             blessing.relative_margin,
             blessing.slices,
             blessing.slice_min_rows,
+            champion_train,
         )
 
     return Pipeline(training_pipeline, name=PIPELINE_NAME)
@@ -209,4 +214,21 @@ def find_reference(store: Store, source: dict[str, Any]) -> dict[str, int] | Non
             }
         except KeyError:
             continue
+    return None
+
+
+def find_training_rows(store: Store, package_artifact: int) -> int | None:
+    """The artifact id of the rows the model in ``package_artifact`` was fitted on.
+
+    Found through lineage: the run whose ``package`` step made the package, and the ``train``
+    output of its ``split`` step. None when that is not known (a package from elsewhere).
+    """
+    graph = store.lineage.upstream(package_artifact, max_depth=1)
+    for step_run in graph.step_runs.values():
+        if step_run.name != "package":
+            continue
+        for sr in store.runs.steps(step_run.run_id):
+            if sr.name == "split":
+                train = store.runs.step_outputs(sr.id).get("train")
+                return train.id if train is not None else None
     return None

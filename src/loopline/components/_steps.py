@@ -325,6 +325,29 @@ def evaluate_model(
     return result.to_dict()
 
 
+def rows_in(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str]) -> Any:
+    """A boolean array: which rows of ``frame`` also appear in ``other`` (same values in
+    ``columns``; numbers compared as floats, so 1 and 1.0 match)."""
+    import numpy as np
+
+    shared = [c for c in columns if c in frame and c in other]
+    if not shared or not len(other) or not len(frame):
+        return np.zeros(len(frame), dtype=bool)
+    return np.isin(_row_hashes(frame[shared]), _row_hashes(other[shared]))
+
+
+def _row_hashes(frame: pd.DataFrame) -> Any:
+    normal = pd.DataFrame(
+        {
+            c: pd.to_numeric(frame[c], errors="coerce").astype(float)
+            if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+            else frame[c].astype(str)
+            for c in frame.columns
+        }
+    )
+    return pd.util.hash_pandas_object(normal, index=False).to_numpy()
+
+
 @step
 def bless(
     model: Any,
@@ -338,26 +361,42 @@ def bless(
     relative_margin: float = 0.0,
     slices: list[str] | None = None,
     slice_min_rows: int = 30,
+    champion_train: int | None = None,
 ) -> Annotated[dict[str, Any], "blessing"]:
-    """Compare the candidate with the champion on the same holdout; record the verdict.
+    """Compare the candidate with the champion on holdout rows neither was trained on.
 
     ``champion`` is the artifact id of the champion's model package: it is loaded (and so
-    recorded in this step's lineage) and scored on the candidate's holdout rows.
+    recorded in this step's lineage). ``champion_train`` is the artifact id of the rows the
+    champion was fitted on: holdout rows among them are left out of the comparison (a model
+    scored on its own training rows looks better than it is), and both models are scored
+    on the rest. Without any such row the champion is not compared (the thresholds apply).
     """
     target, features = data["target"], feature_columns(list(test.columns), data)
     candidate = Evaluation.from_dict(evaluation)
     champion_evaluation = None
+    fresh = test
     if champion is not None:
         from ._package import load_package
 
         package = load_package(load_artifact(champion, "champion"))
-        champion_evaluation = evaluate(
-            package.model,
-            test[features],
-            test[target],
-            task=candidate.task,
-            slices={name: test[name] for name in slices or []},
-        )
+        if champion_train is not None:
+            seen = load_artifact(champion_train, "champion_train")
+            fresh = test[~rows_in(test, seen, [*features, target])]
+        if len(fresh):
+            candidate = evaluate(
+                model,
+                fresh[features],
+                fresh[target],
+                task=candidate.task,
+                slices={name: fresh[name] for name in slices or []},
+            )
+            champion_evaluation = evaluate(
+                package.model,
+                fresh[features],
+                fresh[target],
+                task=candidate.task,
+                slices={name: fresh[name] for name in slices or []},
+            )
     rule = BlessingRule(
         metric=metric,
         thresholds=thresholds or {},
@@ -369,6 +408,29 @@ def bless(
     verdict = rule.to_dict()
     verdict["champion"] = champion
     verdict["champion_metrics"] = champion_evaluation.metrics if champion_evaluation else None
+    verdict["compared_rows"] = len(fresh) if champion is not None else None
+    verdict["holdout_rows"] = len(test)
+    if champion is not None and not len(fresh):
+        verdict["reasons"].append(
+            {
+                "metric": rule.metric_,
+                "slice": None,
+                "candidate": None,
+                "champion": None,
+                "threshold": None,
+                "delta": None,
+                "passed": True,
+                "message": f"every one of the {len(test)} holdout rows was in the champion's "
+                "training data: the champion is not compared (only the thresholds apply)",
+            }
+        )
+    elif champion is not None and len(fresh) < len(test):
+        for reason in verdict["reasons"]:
+            if reason["slice"] is None and reason["threshold"] is None:
+                reason["message"] += (
+                    f" (on the {len(fresh)} of {len(test)} holdout rows the champion was not "
+                    "trained on)"
+                )
     return verdict
 
 

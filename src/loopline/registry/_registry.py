@@ -252,6 +252,31 @@ class Registry:
         )
         return move
 
+    def clear_alias(self, name: str, alias: str, *, reason: str) -> AliasMove | None:
+        """Remove ``alias`` (e.g. ``staging`` after a failed canary); servers following it
+        stop sending it traffic. Returns the move, or None when the alias pointed nowhere.
+
+        Raises:
+            NotFoundError: No such model.
+            ConflictError: ``alias`` is ``production`` (roll it back instead).
+        """
+        if alias == PRODUCTION:
+            raise ConflictError(
+                f"The {PRODUCTION!r} alias of {name!r} cannot be removed: a server follows it.",
+                hint=f"Point it elsewhere: loopline models rollback {name}.",
+                model=name,
+                alias=alias,
+            )
+        move = self.store.models.remove_alias(name, alias, actor=self.actor, reason=reason)
+        if move is not None and move.previous is not None:
+            self._event(
+                "alias.removed",
+                self.store.models.get(name, move.previous),
+                reason,
+                {"alias": alias, "version": None, "previous": move.previous},
+            )
+        return move
+
     def check_infra(
         self, name: str, version: int, *, timeout: float = DEFAULT_TIMEOUT
     ) -> ModelVersion:

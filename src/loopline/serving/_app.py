@@ -9,7 +9,8 @@ No endpoint reads a path given by the client.
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +23,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from pydantic import BaseModel, Field
@@ -35,6 +37,7 @@ from ..errors import (
     NotFoundError,
 )
 from ._batcher import BatchInfo
+from ._interop import add_interop_routes
 from ._payload import PayloadError
 from ._service import Answer, PredictionService
 
@@ -106,8 +109,9 @@ class _Metrics:
         )
         self.latency = Histogram(
             "loopline_request_latency_seconds",
-            "Request latency.",
-            ["endpoint"],
+            "Latency of answered prediction requests, by endpoint and the version that answered"
+            " (champion and canary side by side).",
+            ["endpoint", "model", "version", "role"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
@@ -137,10 +141,15 @@ class _Metrics:
         self.loads.labels(kind, details.get("model", ""), str(details.get("version", ""))).inc()
         if kind in ("load", "swap"):
             self.serving.labels(details["role"], details["model"]).set(details["version"])
+        elif kind == "unload":
+            self.serving.labels(details["role"], details["model"]).set(0)
 
 
 def create_app(service: PredictionService) -> FastAPI:
     """The FastAPI application serving ``service`` (started and stopped by its lifespan)."""
+    # One series per sample, not a second '_created' timestamp series beside each counter
+    # and histogram (prometheus-client's default; Prometheus itself ignores them).
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     metrics = _Metrics()
     service.on_event = metrics.on_event
     service.on_batch = metrics.on_batch
@@ -166,29 +175,38 @@ def create_app(service: PredictionService) -> FastAPI:
         body: dict[str, Any] = {"detail": str(exc), "hint": exc.hint}
         if isinstance(exc, PayloadError):
             body = exc.to_dict()
+        if request.scope["path"].startswith("/v2/"):
+            body["error"] = str(exc)  # the Open Inference Protocol's error field
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         _count(request, status)
-        if request.scope["path"] in ("/predict", "/invocations"):
+        if _is_prediction(request.scope["path"]):
             service.log_error(status, str(exc))
         return JSONResponse(body, status_code=status, headers=headers)
 
     def _count(request: Request, status: int, answer: Answer | None = None) -> None:
         metrics.requests.labels(
-            request.scope["path"],
+            _endpoint(request),
             answer.model if answer else "",
             str(answer.version) if answer else "",
             str(status),
         ).inc()
 
-    async def _answer(request: Request, format: str) -> Answer:
+    async def _answer(
+        request: Request, format: str, convert: Callable[[bytes], bytes] | None = None
+    ) -> Answer:
         _check_token(request, service.options.token, what="predictions")
         raw = await _read_body(request, service.options.max_body_bytes)
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if convert is not None:
+            raw = convert(raw)
         frame, warnings = service.parse(raw, format=format, csv=media_type == "text/csv")
-        with metrics.latency.labels(request.scope["path"]).time():
-            answer = await service.predict(
-                frame, request_id=request.headers.get("x-request-id"), warnings=warnings
-            )
+        start = time.perf_counter()
+        answer = await service.predict(
+            frame, request_id=request.headers.get("x-request-id"), warnings=warnings
+        )
+        metrics.latency.labels(
+            _endpoint(request), answer.model, str(answer.version), answer.role
+        ).observe(time.perf_counter() - start)
         _count(request, 200, answer)
         return answer
 
@@ -221,6 +239,8 @@ def create_app(service: PredictionService) -> FastAPI:
         return JSONResponse(
             {"predictions": _plain(answer.result.predictions)}, headers=_headers(answer)
         )
+
+    add_interop_routes(app, service, _answer, _headers)
 
     @app.post("/feedback", summary="Attach ground-truth labels to earlier requests")
     async def feedback(request: Request, records: list[FeedbackRecord]) -> JSONResponse:
@@ -285,6 +305,19 @@ def create_app(service: PredictionService) -> FastAPI:
         }
 
     return app
+
+
+def _is_prediction(path: str) -> bool:
+    """Whether ``path`` asks for predictions (refusals there count in ``error_rate``)."""
+    return path in ("/predict", "/invocations") or (
+        path.startswith("/v2/models/") and path.endswith("/infer")
+    )
+
+
+def _endpoint(request: Request) -> str:
+    """The route's path template (``/v2/models/{name}/infer``): a bounded metric label."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", request.scope["path"]))
 
 
 def _headers(answer: Answer) -> dict[str, str]:
