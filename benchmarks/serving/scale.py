@@ -172,7 +172,9 @@ def _summary(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
             b["rps"] / a["rps"] for a, b in zip(single[1], single[2], strict=True) if a["rps"]
         ]
         entry: dict[str, Any] = {
-            "single_row_c32_rps": {w: statistics.median(r["rps"] for r in single[w]) for w in (1, 2)},
+            "single_row_c32_rps": {
+                w: statistics.median(r["rps"] for r in single[w]) for w in (1, 2)
+            },
             "single_row_c32_p99_ms": {
                 w: statistics.median(r["p99_ms"] for r in single[w]) for w in (1, 2)
             },

@@ -140,9 +140,7 @@ def _workers(pid: int) -> list[int]:
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         children += [int(c) for c in (task / "children").read_text().split()]
-    return [
-        c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
-    ]
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 def _records(n: int, seed: int) -> list[dict[str, object]]:

@@ -20,6 +20,7 @@ from loopline.store import Artifact, Store
 
 from ..conftest import StoreUrls
 
+
 @pytest.fixture
 def store_url(store_urls: StoreUrls) -> str:
     """URL of an empty metadata store, once per available backend."""

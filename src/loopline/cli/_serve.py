@@ -11,7 +11,6 @@ from typing import Any
 from ..errors import InvalidInputError
 from ._output import console
 
-
 #: The environment variable that hands ``serve --workers`` options to each worker process.
 _WORKER_OPTIONS = "LOOPLINE_SERVE_WORKER_OPTIONS"
 
@@ -110,8 +109,7 @@ def serve_command(
         registry.resolve(model)
     what = f"{workers} workers" if workers > 1 else "1 worker"
     console().print(
-        f"Serving {model} on http://{host}:{port} with {what} "
-        "(docs at /docs, metrics at /metrics)"
+        f"Serving {model} on http://{host}:{port} with {what} (docs at /docs, metrics at /metrics)"
     )
     if workers == 1:
         app, opened = _app(spec)
