@@ -21,6 +21,8 @@ from loopline.monitoring import attach_feedback
 from loopline.serving import RequestLog
 from loopline.store import Store
 
+from ..conftest import StoreUrls
+
 PROJECT = """
 [data]
 source = "data/*.csv"
@@ -50,11 +52,17 @@ data_window = "reference_plus_recent"
 """
 
 
-def make_project(folder: Path, *, alerts: str = "") -> Path:
+def make_project(folder: Path, *, alerts: str = "", store_url: str | None = None) -> Path:
     (folder / "data").mkdir(parents=True)
     make_loans(1500, seed=0).to_csv(folder / "data" / "history.csv", index=False)
-    (folder / "loopline.toml").write_text(PROJECT.format(alerts=alerts))
+    store = f'[store]\nurl = "{store_url}"\n' if store_url else ""
+    (folder / "loopline.toml").write_text(PROJECT.format(alerts=alerts) + store)
     return folder
+
+
+def open_store(folder: Path) -> Store:
+    """The project's metadata store (SQLite or PostgreSQL, as its loopline.toml says)."""
+    return Store(load_settings(folder).store_url)
 
 
 def controller(folder: Path, lines: list[str] | None = None) -> Controller:
@@ -69,7 +77,7 @@ def serve_offline(
     ``right`` forces every prediction to be right (True) or wrong (False); None uses the
     model's own predictions.
     """
-    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+    with open_store(folder) as store:
         from loopline.artifacts import ArtifactStore
         from loopline.registry import Registry
 
@@ -99,12 +107,12 @@ def serve_offline(
 
 
 def events(folder: Path) -> list[Any]:
-    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+    with open_store(folder) as store:
         return list(reversed(store.events.list(limit=500)))
 
 
 def production(folder: Path) -> int:
-    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+    with open_store(folder) as store:
         return store.models.aliases("loans")["production"]
 
 
@@ -124,10 +132,12 @@ def check_canary(folder: Path, *, new_is_right: bool) -> list[str]:
 
 
 @pytest.fixture
-def bootstrapped(tmp_path: Path) -> Path:
+def bootstrapped(tmp_path: Path, store_urls: StoreUrls) -> Path:
+    """A project trained once by the controller (v1 in production), on each store backend."""
     folder = make_project(
         tmp_path / "p",
         alerts='[[alerts]]\nname = "drift"\nwhen = "drift_share > 0.3"\nsend = ["file:alerts.jsonl"]\n',
+        store_url=store_urls.new(),
     )
     with controller(folder) as c:
         kinds = c.run_once()
@@ -287,7 +297,7 @@ def test_a_cut_off_request_log_file_is_skipped_and_counted(bootstrapped: Path) -
     from loopline.monitoring import monitor
     from loopline.registry import Registry
 
-    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+    with open_store(bootstrapped) as store:
         registry = Registry(store, ArtifactStore(bootstrapped / ".loopline" / "artifacts"))
         result = monitor(
             registry, "loans@production", request_log=bootstrapped / ".loopline" / "requests"
@@ -299,7 +309,7 @@ def test_a_cut_off_request_log_file_is_skipped_and_counted(bootstrapped: Path) -
 
 def test_labels_for_unknown_requests_are_rejected_with_the_reason(bootstrapped: Path) -> None:
     serve_offline(bootstrapped, 1, make_loans(5, seed=3))
-    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+    with open_store(bootstrapped) as store:
         result = attach_feedback(
             store,
             bootstrapped / ".loopline" / "requests",

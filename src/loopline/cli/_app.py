@@ -219,6 +219,9 @@ def serve(
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between checks for alias moves.")
     ] = 2.0,
+    workers: Annotated[
+        int, typer.Option(help="Server processes sharing the port (one per core).")
+    ] = 1,
     log_level: Annotated[
         str, typer.Option(help="Lowest level logged: critical, error, warning, info, debug.")
     ] = "info",
@@ -233,7 +236,8 @@ def serve(
     """Serve predictions over HTTP; follows alias moves with a hot swap.
 
     Tokens come from the environment: LOOPLINE_TOKEN protects /predict and /invocations;
-    LOOPLINE_ADMIN_TOKEN enables /admin/*.
+    LOOPLINE_ADMIN_TOKEN enables /admin/*. With --workers N, every process follows the
+    aliases on its own, so all swap within --poll-interval of a move.
     """
     from ._serve import serve_command
 
@@ -250,6 +254,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         lenient=lenient,
         poll_interval=poll_interval,
+        workers=workers,
         log_level=log_level,
         log_format=log_format,
         access_log=access_log,
