@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 #: Alembic's version table under a name of our own: Optuna keeps its studies in the same
 #: database (so an interrupted search resumes) and has its own ``alembic_version``.
 VERSION_TABLE = "loopline_alembic_version"
@@ -71,6 +71,9 @@ runs = Table(
     Column("executor", String(50), nullable=False),
     Index("ix_runs_started_at", "started_at"),
     Index("ix_runs_status", "status"),
+    # The UI's runs list: one pipeline's or one status's runs, newest first (0005).
+    Index("ix_runs_name_started", "name", "started_at"),
+    Index("ix_runs_status_started", "status", "started_at"),
 )
 
 step_runs = Table(
@@ -145,6 +148,8 @@ metrics = Table(
     Column("step", Integer, nullable=True),  # the user's x-axis: epoch, iteration, ...
     Column("timestamp", Float, nullable=False),
     Index("ix_metrics_run_key", "run_id", "key"),
+    # The UI's metric filter (runs with accuracy > 0.9) without scanning every metric (0005).
+    Index("ix_metrics_key_value", "key", "value"),
 )
 
 tags = Table(
@@ -197,6 +202,7 @@ model_versions = Table(
     UniqueConstraint("model_id", "version", name="uq_model_versions_number"),
     # The same package registers once: a cached rerun does not make a new version.
     UniqueConstraint("model_id", "artifact_id", name="uq_model_versions_package"),
+    Index("ix_model_versions_run", "run_id"),  # a run page's registered versions (0005)
 )
 
 aliases = Table(
