@@ -90,7 +90,7 @@ def create_ui_app(registry: Registry, options: UIOptions | None = None) -> FastA
         hint = f"<p>{escape(exc.hint)}</p>" if getattr(exc, "hint", None) else ""
         body = message(str(exc), tone="bad") + hint
         if status == 401:
-            body += _login_form(request.url.path)
+            body += _login_form(request.url.path if request.method == "GET" else "/runs")
         role = _role(request, options)
         return HTMLResponse(
             page("Error" if status != 401 else "Sign in", body, role=role), status_code=status

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-from ..reports import Markup, escape
+from ..reports import Markup, escape, format_timestamp
 
 #: Navigation entries: (path, label).
 NAV = (("/runs", "Runs"), ("/models", "Models"), ("/events", "Events"))
@@ -65,6 +65,11 @@ def link(href: str, text: object, **query: object) -> Markup:
         "?" + urlencode({k: v for k, v in query.items() if v is not None}) if query else ""
     )
     return Markup(f'<a href="{escape(url)}">{escape(text)}</a>')
+
+
+def when(epoch: float | None) -> Markup:
+    """A timestamp that does not wrap inside a table cell."""
+    return Markup(f'<span class="t">{escape(format_timestamp(epoch))}</span>')
 
 
 def section(title: str, body: str, *, id: str = "") -> str:
@@ -148,6 +153,8 @@ td.diff { background: var(--warn-bg); }
 .badge.neutral { color: var(--neutral); background: var(--neutral-bg); }
 .note { color: var(--muted); font-style: italic; }
 .muted { color: var(--muted); }
+.t { white-space: nowrap; }
+th a { color: inherit; }
 .msg { padding: 8px 12px; border-radius: 6px; border: 1px solid var(--border); }
 .msg.good { background: var(--good-bg); } .msg.bad { background: var(--bad-bg); }
 .msg.warn { background: var(--warn-bg); } .msg.note { background: var(--subtle); }

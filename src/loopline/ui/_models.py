@@ -11,7 +11,7 @@ from ..reports import (
     render_table,
 )
 from ..store import ModelVersion, Store
-from ._layout import link, section
+from ._layout import link, section, when
 
 
 def models_body(store: Store) -> str:
@@ -62,7 +62,7 @@ def model_body(store: Store, name: str, *, operator: bool, notice: str = "") -> 
                 *[v.metrics.get(k) if _is_number(v.metrics.get(k)) else None for k in metric_keys],
                 link(f"/runs/{v.run_id}", v.run_id[:8]) if v.run_id else "—",
                 link(f"/artifacts/{v.artifact_id}/lineage", "lineage"),
-                format_timestamp(v.created_at),
+                when(v.created_at),
             ]
         )
     parts = [notice]
@@ -92,7 +92,7 @@ def model_body(store: Store, name: str, *, operator: bool, notice: str = "") -> 
     history = store.models.history(name)
     hist_rows = [
         [
-            format_timestamp(m.time),
+            when(m.time),
             _alias_badge(m.alias),
             "—" if m.previous is None else m.previous,
             "removed" if m.version is None else m.version,
@@ -113,9 +113,7 @@ def model_body(store: Store, name: str, *, operator: bool, notice: str = "") -> 
         )
     )
     events = store.browse.model_events(name, limit=100)
-    ev_rows = [
-        [format_timestamp(e.time), e.kind, e.subject_id, e.actor, e.reason or ""] for e in events
-    ]
+    ev_rows = [[when(e.time), e.kind, e.subject_id, e.actor, e.reason or ""] for e in events]
     parts.append(
         section(
             "Events",

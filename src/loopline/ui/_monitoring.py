@@ -17,7 +17,7 @@ from ..reports import (
     render_table,
 )
 from ..store import Event, MonitoringRecord, Store
-from ._layout import link, section
+from ._layout import link, section, when
 
 #: Windows shown in the per-feature drift heatmap (the latest ones).
 HEATMAP_WINDOWS = 16
@@ -139,7 +139,7 @@ def _performance(windows: Sequence[MonitoringRecord]) -> str:
 def _windows_table(windows: Sequence[MonitoringRecord]) -> str:
     rows = [
         [
-            format_timestamp(w.window_end),
+            when(w.window_end),
             w.version,
             w.rows,
             format_percent(w.drift_share),
@@ -157,7 +157,7 @@ def _windows_table(windows: Sequence[MonitoringRecord]) -> str:
 def _events_table(events: Sequence[Event], empty: str) -> str:
     rows = [
         [
-            format_timestamp(e.time),
+            when(e.time),
             render_badge(e.kind, _tone(e.kind)),
             e.subject_id,
             e.actor,

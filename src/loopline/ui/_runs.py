@@ -20,7 +20,7 @@ from ..reports import (
 )
 from ..store import Metric, Run, RunPage, RunQuery, StepRun, Store
 from ._graphs import Bar, Node, draw_graph, draw_timings
-from ._layout import facts, link, section
+from ._layout import facts, link, section, when
 
 RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
 RUN_SORTS = ("started_at", "ended_at", "duration", "name", "status")
@@ -47,12 +47,20 @@ def runs_list_body(store: Store, query: RunQuery, params: Mapping[str, str]) -> 
                 link(f"/runs/{run.id}", run.id[:8]),
                 run.name,
                 render_badge(run.status),
-                format_timestamp(run.started_at),
+                when(run.started_at),
                 Markup(escape(format_duration(run.duration))),
                 *[values.get(k) for k in keys],
             ]
         )
-    headers = ["", "run", "pipeline", "status", "started", "duration", *keys]
+    headers = [
+        "",
+        "run",
+        _sort_link("pipeline", "name", query, params),
+        _sort_link("status", "status", query, params),
+        _sort_link("started", "started_at", query, params),
+        _sort_link("duration", "duration", query, params),
+        *[_sort_link(k, f"metric:{k}", query, params) for k in keys],
+    ]
     table = render_table(headers, rows, empty="No run matches these filters.")
     compare = (
         f'<form method="get" action="/compare" id="compare-form">{table}'
@@ -97,8 +105,19 @@ def _number(text: str, name: str, kind: type[int] | type[float]) -> Any:
         ) from None
 
 
+def _sort_link(label: str, sort: str, query: RunQuery, params: Mapping[str, str]) -> Markup:
+    """A column heading that sorts by it; a second click flips the order."""
+    keep = {k: v for k, v in params.items() if k not in ("sort", "order", "page") and v}
+    current = query.sort == sort
+    order = "asc" if current and query.descending else "desc"
+    arrow = (" ↓" if query.descending else " ↑") if current else ""
+    return link("/runs", f"{label}{arrow}", **keep, sort=sort, order=order)
+
+
 def _metric_columns(result: RunPage, query: RunQuery) -> list[str]:
-    """The metric keys shown: the sorted-by and filtered-by ones first, then the commonest."""
+    """The metric keys shown: the sorted-by and filtered-by ones first, then those named
+    like a known evaluation metric (test_accuracy), then the commonest."""
+
     counts: dict[str, int] = {}
     for values in result.metrics.values():
         for key in values:
@@ -111,7 +130,9 @@ def _metric_columns(result: RunPage, query: RunQuery) -> list[str]:
         )
         if k
     ]
-    rest = sorted((k for k in counts if k not in chosen), key=lambda k: (-counts[k], k))
+    rest = sorted(
+        (k for k in counts if k not in chosen), key=lambda k: (counts[k] > 0, -abs(counts[k]), k)
+    )
     return list(dict.fromkeys(chosen + rest))[:METRIC_COLUMNS]
 
 
@@ -340,7 +361,7 @@ def _metrics(series: Mapping[str, Sequence[Metric]]) -> str:
 
 def _logs(store: Store, run: Run, steps: Sequence[StepRun]) -> str:
     events = store.events.list(subject_type="run", subject_id=run.id, limit=50)
-    rows = [[format_timestamp(e.time), e.kind, e.actor, e.reason or ""] for e in reversed(events)]
+    rows = [[when(e.time), e.kind, e.actor, e.reason or ""] for e in reversed(events)]
     parts: list[str] = [
         render_table(["time", "event", "actor", "reason"], rows, empty="No events.")
     ]
@@ -453,7 +474,9 @@ def _best(key: str, values: Sequence[float | None]) -> int | None:
     """The index of the best value, when the metric's direction is known."""
     from ..components import METRICS
 
-    known = METRICS.get(key) or METRICS.get(key.rsplit(".", 1)[-1])
+    # test_accuracy, cv_accuracy.logistic_regression: the metric's name ends or starts it.
+    base = key.split(".", 1)[0]
+    known = next((METRICS[m] for m in METRICS if base == m or base.endswith(f"_{m}")), None)
     present = [(v, i) for i, v in enumerate(values) if v is not None]
     if known is None or len(present) < 2:
         return None
