@@ -143,6 +143,7 @@ th + th, td + td { padding-left: 12px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:hover { background: #f3f6fa; }
 td.best { font-weight: 700; color: var(--good); }
+tbody th { border-bottom: 1px solid var(--border); }
 td.diff { background: var(--warn-bg); }
 .badge { display: inline-block; padding: 0 9px; border-radius: 999px; font-size: 12px;
   font-weight: 600; line-height: 20px; border: 1px solid; white-space: nowrap;
@@ -192,5 +193,7 @@ iframe.report { width: 100%; height: 720px; border: 1px solid var(--border);
   .hide-narrow { display: none; }
   iframe.report { height: 520px; }
   form.action input[name=reason] { min-width: 0; width: 100%; }
+  /* Tables of five or more columns keep readable columns and scroll in their box. */
+  table:has(thead th:nth-child(5)) { min-width: 720px; }
 }
 """
