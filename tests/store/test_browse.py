@@ -42,9 +42,10 @@ def test_filters_by_status_name_and_id_prefix(store: Store, runs: list[str]) -> 
 
 
 def test_the_metric_filter_and_sort_use_the_last_value(store: Store, runs: list[str]) -> None:
-    # Every run logged accuracy 0.1 first: only the filter sees it, the sort uses the last.
+    # Every run logged accuracy 0.1 first: neither the filter nor the sort sees it.
     above = store.browse.runs(RunQuery(metric="accuracy", op=">", value=0.72))
     assert {r.id for r in above.runs} == {runs[5], runs[6], runs[7]}
+    assert store.browse.runs(RunQuery(metric="accuracy", op="<", value=0.2)).total == 0
     best = store.browse.runs(RunQuery(sort="metric:accuracy", descending=True, page_size=2))
     assert [r.id for r in best.runs] == [runs[7], runs[6]]
     assert best.metrics[runs[7]] == {"accuracy": pytest.approx(0.85), "loss": pytest.approx(1 / 3)}
@@ -53,10 +54,26 @@ def test_the_metric_filter_and_sort_use_the_last_value(store: Store, runs: list[
 
 
 def test_runs_without_the_sort_metric_come_last(store: Store, runs: list[str]) -> None:
-    bare = store.runs.create("train")
+    bare = [store.runs.create("train").id for _ in range(3)]
     for descending in (True, False):
         page = store.browse.runs(RunQuery(sort="metric:accuracy", descending=descending))
-        assert page.runs[-1].id == bare.id
+        assert [r.id for r in page.runs[-3:]] == bare[::-1]
+        assert page.total == 11
+    # A page that straddles the runs with and without the metric.
+    pages = [
+        store.browse.runs(RunQuery(sort="metric:accuracy", page_size=3, page=n))
+        for n in (1, 2, 3, 4)
+    ]
+    order = [r.id for p in pages for r in p.runs]
+    assert order == runs[::-1] + bare[::-1]
+
+
+def test_the_latest_value_follows_every_write(store: Store) -> None:
+    run = store.runs.create("train")
+    store.tracking.write(run.id, None, metrics=[("loss", 0.9, 0, 1.0), ("loss", 0.5, 1, 2.0)])
+    store.tracking.write(run.id, None, metrics=[("loss", 0.4, 2, 3.0), ("acc", 0.7, None, 3.0)])
+    assert store.browse.latest_metrics([run.id]) == {run.id: {"acc": 0.7, "loss": 0.4}}
+    assert store.tracking.latest_metrics(run.id) == {"loss": 0.4, "acc": 0.7}
 
 
 @pytest.mark.parametrize(

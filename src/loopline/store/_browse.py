@@ -2,7 +2,9 @@
 
 Every query here is bounded by a page: it reads the rows it shows and the counts it needs,
 never a whole table, so it stays fast at 10,000 runs and a million metrics
-(``benchmarks/ui.py``). The indexes it relies on are in ``_schema.py`` (revision 0005).
+(``benchmarks/ui.py``). Sorting and filtering by a metric read ``latest_metrics`` (each run's
+last value per key, kept by ``TrackingStore.write``), never the metrics table; the indexes
+they rely on are in ``_schema.py`` (revision 0005).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ..errors import InvalidInputError, NotFoundError
 from . import _schema as t
@@ -39,7 +41,7 @@ class RunQuery:
         status: Only runs with this status.
         name: Only runs of this pipeline.
         id_prefix: Only runs whose id starts with this.
-        metric: Only runs with a value of this metric key satisfying ``op value``.
+        metric: Only runs whose last value of this metric key satisfies ``op value``.
         op: ``>``, ``>=``, ``<``, ``<=`` or ``=``.
         value: The threshold of the metric filter.
         sort: One of ``RUN_SORTS`` or ``metric:<key>`` (the run's last value of that key).
@@ -106,27 +108,19 @@ class BrowseStore:
         if query.id_prefix:
             where.append(runs.c.id.startswith(query.id_prefix.lower(), autoescape=True))
         if query.metric and query.value is not None:
-            # Uses ix_metrics_key_value: the runs with a matching value, without a scan.
-            compare = getattr(t.metrics.c.value, METRIC_OPS[query.op])
-            where.append(
-                runs.c.id.in_(
-                    sa.select(t.metrics.c.run_id)
-                    .where(t.metrics.c.key == query.metric, compare(query.value))
-                    .scalar_subquery()
-                )
-            )
-        order = _order(query)
-        select = (
-            sa.select(runs)
-            .where(*where)
-            .order_by(order, runs.c.id)
-            .limit(query.page_size)
-            .offset((query.page - 1) * query.page_size)
-        )
+            last = _last_values(query.metric)
+            compare = getattr(last.c.value, METRIC_OPS[query.op])
+            where.append(runs.c.id.in_(sa.select(last.c.run_id).where(compare(query.value))))
+        offset = (query.page - 1) * query.page_size
         count = sa.select(sa.func.count()).select_from(runs).where(*where)
         with transaction(self._engine, write=False) as conn:
-            page = [_run(row) for row in conn.execute(select)]
             total = int(conn.execute(count).scalar() or 0)
+            if query.sort.startswith("metric:"):
+                page = _by_metric(conn, query, where, offset)
+            else:
+                select = sa.select(runs).where(*where).order_by(*_order(query))
+                rows = conn.execute(select.limit(query.page_size).offset(offset))
+                page = [_run(row) for row in rows]
         return RunPage(
             runs=page,
             total=total,
@@ -144,17 +138,13 @@ class BrowseStore:
         """Run id -> metric key -> the last value logged, for a few runs at once."""
         if not run_ids:
             return {}
-        last = (
-            sa.select(sa.func.max(t.metrics.c.id))
-            .where(t.metrics.c.run_id.in_(list(run_ids)))
-            .group_by(t.metrics.c.run_id, t.metrics.c.key)
-        )
-        query = sa.select(t.metrics.c.run_id, t.metrics.c.key, t.metrics.c.value).where(
-            t.metrics.c.id.in_(last.scalar_subquery())
+        latest = t.latest_metrics
+        query = sa.select(latest.c.run_id, latest.c.key, latest.c.value).where(
+            latest.c.run_id.in_(list(run_ids))
         )
         found: dict[str, dict[str, float]] = {run_id: {} for run_id in run_ids}
         with transaction(self._engine, write=False) as conn:
-            for run_id, key, value in conn.execute(query):
+            for run_id, key, value in conn.execute(query.order_by(latest.c.key)):
                 found[run_id][key] = value
         return found
 
@@ -300,21 +290,62 @@ def _check_query(query: RunQuery) -> None:
         )
 
 
-def _order(query: RunQuery) -> Any:
+def _last_values(key: str) -> Any:
+    """``(run_id, value)`` of each run's last logged value of ``key`` (``latest_metrics``,
+    through ix_latest_metrics_key_value)."""
+    latest = t.latest_metrics
+    return sa.select(latest.c.run_id, latest.c.value).where(latest.c.key == key).subquery("last")
+
+
+def _order(query: RunQuery) -> list[Any]:
+    """ORDER BY terms of a sort on a run column, newest first among equals.
+
+    A sort on the start time alone walks ix_runs_started_at (or ix_runs_name_started /
+    ix_runs_status_started under a filter) and stops after the page.
+    """
     runs = t.runs
-    if query.sort.startswith("metric:"):
-        # The run's last value of the key, found through ix_metrics_run_key per run.
-        key = query.sort[len("metric:") :]
-        column: Any = (
-            sa.select(t.metrics.c.value)
-            .where(t.metrics.c.run_id == runs.c.id, t.metrics.c.key == key)
-            .order_by(t.metrics.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-    elif query.sort == "duration":
-        column = runs.c.ended_at - runs.c.started_at
+    if query.sort == "duration":
+        return [_direction(runs.c.ended_at - runs.c.started_at, query.descending), runs.c.id]
+    column = _direction(runs.c[query.sort], query.descending)
+    if query.sort in ("started_at", "ended_at"):
+        return [column]
+    return [column, runs.c.started_at.desc()]
+
+
+def _by_metric(
+    conn: Connection, query: RunQuery, where: list[Any], offset: int
+) -> builtins.list[Run]:
+    """A page of runs sorted by their last value of a metric; runs without it come last.
+
+    The runs with the metric come from ix_latest_metrics_key_value in index order (the
+    walk stops after the page); the others are only read when the page reaches past them.
+    """
+    runs, latest = t.runs, t.latest_metrics
+    key = query.sort[len("metric:") :]
+    joined = runs.join(latest, (latest.c.run_id == runs.c.id) & (latest.c.key == key))
+    with_value = sa.select(runs).select_from(joined).where(*where)
+    if query.descending:
+        with_value = with_value.order_by(latest.c.value.desc(), latest.c.run_id.desc())
     else:
-        column = runs.c[query.sort]
+        with_value = with_value.order_by(latest.c.value.asc(), latest.c.run_id.asc())
+    rows = conn.execute(with_value.limit(query.page_size).offset(offset)).all()
+    page = [_run(row) for row in rows]
+    if len(page) == query.page_size:
+        return page
+    having = int(
+        conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar() or 0
+    )
+    has_metric = sa.exists().where(latest.c.run_id == runs.c.id, latest.c.key == key)
+    rest = (
+        sa.select(runs)
+        .where(*where, ~has_metric)
+        .order_by(runs.c.started_at.desc())
+        .limit(query.page_size - len(page))
+        .offset(max(0, offset - having))
+    )
+    return page + [_run(row) for row in conn.execute(rest)]
+
+
+def _direction(column: Any, descending: bool) -> Any:
     # Runs without a value (no such metric, still running) go last either way.
-    return column.desc().nulls_last() if query.descending else column.asc().nulls_last()
+    return column.desc().nulls_last() if descending else column.asc().nulls_last()
