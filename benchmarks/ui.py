@@ -85,19 +85,33 @@ def seed_loopline(url: str, runs: int, per_run: int, rng: random.Random) -> list
                 )
                 run_rows.append(
                     dict(
-                        id=run_id, name=PIPELINES[i % 3], params="{}",
-                        status=STATUSES[i % len(STATUSES)], started_at=began,
-                        ended_at=began + 30, host="bench", pid=1, executor="inprocess",
+                        id=run_id,
+                        name=PIPELINES[i % 3],
+                        params="{}",
+                        status=STATUSES[i % len(STATUSES)],
+                        started_at=began,
+                        ended_at=began + 30,
+                        host="bench",
+                        pid=1,
+                        executor="inprocess",
                     )
                 )
                 for s, name in enumerate(STEPS):
                     step_id += 1
                     step_rows.append(
                         dict(
-                            id=step_id, run_id=run_id, name=name, attempt=1, code_hash="0" * 64,
-                            cache_key=uuid.uuid4().hex, params="{}", status="succeeded",
-                            cache_hit=s < 2 and i % 2 == 0, started_at=began + s * 6,
-                            ended_at=began + s * 6 + 5, duration=5.0,
+                            id=step_id,
+                            run_id=run_id,
+                            name=name,
+                            attempt=1,
+                            code_hash="0" * 64,
+                            cache_key=uuid.uuid4().hex,
+                            params="{}",
+                            status="succeeded",
+                            cache_hit=s < 2 and i % 2 == 0,
+                            started_at=began + s * 6,
+                            ended_at=began + s * 6 + 5,
+                            duration=5.0,
                         )
                     )
                 for p in range(5):
@@ -109,8 +123,12 @@ def seed_loopline(url: str, runs: int, per_run: int, rng: random.Random) -> list
                         value = accuracy if key == "accuracy" else rng.random()
                         metric_rows.append(
                             dict(
-                                run_id=run_id, step_run_id=step_id, key=key, value=value,
-                                step=step, timestamp=began + step,
+                                run_id=run_id,
+                                step_run_id=step_id,
+                                key=key,
+                                value=value,
+                                step=step,
+                                timestamp=began + step,
                             )
                         )
                     # What TrackingStore.write keeps for each key: its last value.
@@ -170,8 +188,17 @@ def start_mlflow(mlflow: Any, db: Path) -> tuple[str, Callable[[], None]]:
     port = _free_port()
     proc = mlflow.popen(
         [
-            "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{db}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
         ]
     )
     url = f"http://127.0.0.1:{port}"
@@ -238,9 +265,7 @@ def mlflow_calls(runs: list[dict[str, Any]]) -> dict[str, list[tuple[str, str, A
         "runs list, metric filter": [("POST", search, body(filter="metrics.accuracy > 0.9"))],
         "runs list, page 150": [],  # MLflow pages by token only: not comparable
         "run page": [("GET", f"/api/2.0/mlflow/runs/get?run_id={run}", None), *history],
-        "compare 5 runs": [
-            ("GET", f"/api/2.0/mlflow/runs/get?run_id={r}", None) for r in five
-        ],
+        "compare 5 runs": [("GET", f"/api/2.0/mlflow/runs/get?run_id={r}", None) for r in five],
     }
 
 
@@ -301,9 +326,10 @@ def main() -> None:
         samples: dict[str, dict[str, list[float]]] = {
             name: {"server": [], "round": [], "mlflow": []} for name in pages
         }
-        with httpx.Client(base_url=url, timeout=120) as client, httpx.Client(
-            base_url=ml_url or url, timeout=120
-        ) as ml_client:
+        with (
+            httpx.Client(base_url=url, timeout=120) as client,
+            httpx.Client(base_url=ml_url or url, timeout=120) as ml_client,
+        ):
             for name in pages:  # one warm-up each (first queries fill the page cache)
                 time_loopline(client, pages[name])
                 if ml_url and calls[name]:
@@ -330,13 +356,25 @@ def main() -> None:
                 "under_target": server < TARGET_MS,
             }
             rows.append(
-                [name, server, round_trip, "—" if ml is None else ml,
-                 "—" if ratio is None else f"{ratio:.1f}x", "yes" if server < TARGET_MS else "NO"]
+                [
+                    name,
+                    server,
+                    round_trip,
+                    "—" if ml is None else ml,
+                    "—" if ratio is None else f"{ratio:.1f}x",
+                    "yes" if server < TARGET_MS else "NO",
+                ]
             )
         print_table(
             rows,
-            ["page", "server ms", "round trip ms", "MLflow REST ms", "MLflow/Loopline",
-             f"< {TARGET_MS:.0f} ms"],
+            [
+                "page",
+                "server ms",
+                "round trip ms",
+                "MLflow REST ms",
+                "MLflow/Loopline",
+                f"< {TARGET_MS:.0f} ms",
+            ],
         )
         info = machine_info(("loopline", "sqlalchemy", "fastapi", "uvicorn"))
         if mlflow is not None:

@@ -38,7 +38,9 @@ def main() -> None:
         cur = conn.execute(f"SELECT * FROM {table} WHERE run_uuid = ?", (tid,))
         return [d[0] for d in cur.description], cur.fetchall()
 
-    tables = {name: rows_of(name) for name in ("runs", "tags", "params", "metrics", "latest_metrics")}
+    tables = {
+        name: rows_of(name) for name in ("runs", "tags", "params", "metrics", "latest_metrics")
+    }
     rng = random.Random(0)
     keys, per_key = spec["keys"], max(1, spec["per_run"] // len(spec["keys"]))
     out: dict[str, list[tuple]] = {name: [] for name in tables}
@@ -48,8 +50,12 @@ def main() -> None:
         cols, (row,) = tables["runs"]
         values = dict(zip(cols, row))
         values.update(
-            run_uuid=rid, name=run["name"], status=STATUS[run["status"]], start_time=start_ms,
-            end_time=end_ms, lifecycle_stage="active",
+            run_uuid=rid,
+            name=run["name"],
+            status=STATUS[run["status"]],
+            start_time=start_ms,
+            end_time=end_ms,
+            lifecycle_stage="active",
             artifact_uri=str(values["artifact_uri"]).replace(tid, rid),
         )
         out["runs"].append(tuple(values[c] for c in cols))
@@ -69,8 +75,12 @@ def main() -> None:
             for step in range(per_key):
                 value = run["accuracy"] if key == "accuracy" else rng.random()
                 metric = {
-                    "key": key, "value": value, "timestamp": start_ms + step * 1000,
-                    "run_uuid": rid, "step": step, "is_nan": False,
+                    "key": key,
+                    "value": value,
+                    "timestamp": start_ms + step * 1000,
+                    "run_uuid": rid,
+                    "step": step,
+                    "is_nan": False,
                 }
                 mcols = tables["metrics"][0]
                 out["metrics"].append(tuple(metric.get(c) for c in mcols))
@@ -85,8 +95,15 @@ def main() -> None:
     conn.commit()
     counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in out}
     conn.close()
-    print(json.dumps({"seconds": time.perf_counter() - started, "counts": counts,
-                      "mlflow": mlflow.__version__}))
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - started,
+                "counts": counts,
+                "mlflow": mlflow.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

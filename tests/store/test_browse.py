@@ -114,3 +114,30 @@ def test_model_events_cover_the_model_and_its_versions(store: Store) -> None:
 def test_an_unknown_monitoring_window_is_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError, match="No monitoring window with id 7"):
         store.browse.monitoring_report(7)
+
+
+def test_revision_0005_fills_latest_metrics_from_older_stores(store_url: str) -> None:
+    """A store written before 0005 gets each run's last value of each key on upgrade."""
+    from alembic import command
+
+    from loopline.store._engine import _alembic_config, create_engine
+
+    engine = create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "0004")
+            conn.exec_driver_sql(
+                "INSERT INTO runs (id, name, params, status, started_at, host, pid, executor) "
+                "VALUES ('r1', 'train', '{}', 'succeeded', 1.0, 'h', 1, 'inprocess')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES "
+                "('r1', 'loss', 0.9, 0, 1.0), ('r1', 'loss', 0.3, 1, 2.0), "
+                "('r1', 'acc', 0.8, NULL, 2.0)"
+            )
+    finally:
+        engine.dispose()
+    with Store(store_url) as upgraded:
+        assert upgraded.browse.latest_metrics(["r1"]) == {"r1": {"acc": 0.8, "loss": 0.3}}
+        page = upgraded.browse.runs(RunQuery(metric="loss", op="<", value=0.5))
+        assert [r.id for r in page.runs] == ["r1"]
