@@ -28,7 +28,6 @@ import json
 import random
 import shutil
 import socket
-import sqlite3
 import sys
 import tempfile
 import threading

@@ -48,7 +48,7 @@ def main() -> None:
         rid = run["id"]
         start_ms, end_ms = int(run["start"] * 1000), int(run["end"] * 1000)
         cols, (row,) = tables["runs"]
-        values = dict(zip(cols, row))
+        values = dict(zip(cols, row, strict=True))
         values.update(
             run_uuid=rid,
             name=run["name"],
@@ -61,7 +61,7 @@ def main() -> None:
         out["runs"].append(tuple(values[c] for c in cols))
         cols, rows = tables["tags"]
         for r in rows:
-            tag = dict(zip(cols, r), run_uuid=rid)
+            tag = dict(zip(cols, r, strict=True), run_uuid=rid)
             if tag["key"] == "mlflow.runName":
                 tag["value"] = run["name"]
             if tag["key"] == "pipeline":
