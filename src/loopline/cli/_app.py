@@ -567,3 +567,20 @@ def schema_import(
     from ._schema import import_schema
 
     import_schema(project, path)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    project: ProjectOption = None,
+) -> None:
+    """Browse runs, lineage, the registry and monitoring in a web browser.
+
+    Tokens come from the environment, as for serve: LOOPLINE_TOKEN lets viewers read (open
+    when unset); LOOPLINE_ADMIN_TOKEN lets operators approve, reject, promote and roll back
+    (off when unset).
+    """
+    from ._ui import ui_command
+
+    ui_command(project, host=host, port=port)
