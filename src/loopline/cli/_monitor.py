@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..errors import InvalidInputError
-from ._output import console
+from ._output import console, print_json
 
 
 def parse_window(text: str) -> timedelta:
@@ -17,22 +17,50 @@ def parse_window(text: str) -> timedelta:
 
 
 def monitor_command(
-    project: Path | None, model: str, *, window: str | None, last: int | None, output: Path | None
+    project: Path | None,
+    model: str,
+    *,
+    window: str | None,
+    last: int | None,
+    output: Path | None,
+    as_json: bool = False,
 ) -> None:
     """Monitor one window and print what it found."""
     from rich.markup import escape
 
+    from ..automation._config import parse_amount
     from ..monitoring import monitor
     from ._models import open_registry
 
     if window is not None and last is not None:
         raise InvalidInputError("Give --window or --last, not both.")
-    span = parse_window(window) if window else None
+    amount = parse_amount(window, what="--window") if window else None
     with open_registry(project) as registry:
         from ..config import load_settings
 
         state = load_settings(project).state_dir
-        result = monitor(registry, model, request_log=state / "requests", window=span, last=last)
+        kind = amount.kind if amount else None
+        result = monitor(
+            registry,
+            model,
+            request_log=state / "requests",
+            window=amount.duration if amount else None,
+            last=last if last is not None else (amount.count if amount and kind == "rows" else None),
+            last_labelled=amount.count if amount and kind == "labelled_rows" else None,
+            last_requests=amount.count if amount and kind == "requests" else None,
+        )
+        if as_json:
+            data = result.to_dict()
+            data.pop("current_counts", None)
+            data.pop("current_statistics", None)
+            data["report_id"] = result.report_id
+            if output is not None:
+                from ._monitoring_html import write_monitoring_report
+
+                write_monitoring_report(registry, result, output)
+                data["html"] = str(output)
+            print_json(data)
+            return
         out = console()
         out.print(
             f"[bold]{result.model}/{result.version}[/]: {result.rows} records in "

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +27,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from pydantic import BaseModel, Field
@@ -41,10 +43,11 @@ from ..errors import (
 )
 from ..registry import MAX_VERSION
 from ._batcher import BatchInfo
+from ._interop import add_interop_routes
 from ._openapi import ERROR_STATUSES, error_responses, json_body, with_model_schema
 from ._payload import PayloadError, parse_json_body
-from ._validation import json_type
 from ._service import Answer, PredictionService
+from ._validation import json_type
 
 
 class AuthError(LooplineError):
@@ -131,8 +134,9 @@ class _Metrics:
         )
         self.latency = Histogram(
             "loopline_request_latency_seconds",
-            "Request latency.",
-            ["endpoint"],
+            "Latency of answered prediction requests, by endpoint and the version that answered"
+            " (champion and canary side by side).",
+            ["endpoint", "model", "version", "role"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
@@ -162,10 +166,15 @@ class _Metrics:
         self.loads.labels(kind, details.get("model", ""), str(details.get("version", ""))).inc()
         if kind in ("load", "swap"):
             self.serving.labels(details["role"], details["model"]).set(details["version"])
+        elif kind == "unload":
+            self.serving.labels(details["role"], details["model"]).set(0)
 
 
 def create_app(service: PredictionService) -> FastAPI:
     """The FastAPI application serving ``service`` (started and stopped by its lifespan)."""
+    # One series per sample, not a second '_created' timestamp series beside each counter
+    # and histogram (prometheus-client's default; Prometheus itself ignores them).
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     metrics = _Metrics()
     service.on_event = metrics.on_event
     service.on_batch = metrics.on_batch
@@ -179,7 +188,7 @@ def create_app(service: PredictionService) -> FastAPI:
             await service.aclose()
 
     # FastAPIOffline: /docs and /redoc serve Swagger UI and ReDoc from the package, not a
-    # CDN, so they work offline (decision 0006-issue10).
+    # CDN, so they work offline (decision 0014-issue10).
     app = FastAPIOffline(
         title="Loopline prediction service",
         version=__version__,
@@ -216,10 +225,12 @@ def create_app(service: PredictionService) -> FastAPI:
         body: dict[str, Any] = {"detail": str(exc), "hint": exc.hint}
         if isinstance(exc, PayloadError):
             body = exc.to_dict()
+        if request.scope["path"].startswith("/v2/"):
+            body["error"] = str(exc)  # the Open Inference Protocol's error field
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         _count(request, status)
         # A request without the right token never reached the model: not its error_rate.
-        if request.scope["path"] in ("/predict", "/invocations") and status not in (401, 403):
+        if _is_prediction(request.scope["path"]) and status not in (401, 403):
             service.log_error(status, str(exc))
         return JSONResponse(body, status_code=status, headers=headers)
 
@@ -252,27 +263,34 @@ def create_app(service: PredictionService) -> FastAPI:
 
     def _count(request: Request, status: int, answer: Answer | None = None) -> None:
         metrics.requests.labels(
-            request.scope["path"],
+            _endpoint(request),
             answer.model if answer else "",
             str(answer.version) if answer else "",
             str(status),
         ).inc()
 
-    async def _answer(request: Request, format: str) -> Answer:
+    async def _answer(
+        request: Request, format: str, convert: Callable[[bytes], bytes] | None = None
+    ) -> Answer:
         _check_token(request, service.options.token, what="predictions")
         raw = await _read_body(request, service.options.max_body_bytes)
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         csv = media_type == "text/csv"
+        if convert is not None:
+            raw = convert(raw)
         if len(raw) > _PARSE_INLINE_BYTES:
             # A large body is checked in a worker thread: /healthz and small requests are
             # answered meanwhile (the GIL is handed over every few milliseconds).
             frame, warnings = await asyncio.to_thread(service.parse, raw, format=format, csv=csv)
         else:
             frame, warnings = service.parse(raw, format=format, csv=csv)
-        with metrics.latency.labels(request.scope["path"]).time():
-            answer = await service.predict(
-                frame, request_id=request.headers.get("x-request-id"), warnings=warnings
-            )
+        start = time.perf_counter()
+        answer = await service.predict(
+            frame, request_id=request.headers.get("x-request-id"), warnings=warnings
+        )
+        metrics.latency.labels(
+            _endpoint(request), answer.model, str(answer.version), answer.role
+        ).observe(time.perf_counter() - start)
         _count(request, 200, answer)
         return answer
 
@@ -315,6 +333,8 @@ def create_app(service: PredictionService) -> FastAPI:
         return JSONResponse(
             {"predictions": _plain(answer.result.predictions)}, headers=_headers(answer)
         )
+
+    add_interop_routes(app, service, _answer, _headers)
 
     @app.post(
         "/feedback",
@@ -405,6 +425,19 @@ def create_app(service: PredictionService) -> FastAPI:
         }
 
     return app
+
+
+def _is_prediction(path: str) -> bool:
+    """Whether ``path`` asks for predictions (refusals there count in ``error_rate``)."""
+    return path in ("/predict", "/invocations") or (
+        path.startswith("/v2/models/") and path.endswith("/infer")
+    )
+
+
+def _endpoint(request: Request) -> str:
+    """The route's path template (``/v2/models/{name}/infer``): a bounded metric label."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", request.scope["path"]))
 
 
 #: Bodies up to this size are checked on the event loop (a thread hop costs more than them).

@@ -382,6 +382,19 @@ class PredictionService:
         for role, slot in list(self.slots.items()):
             try:
                 version = await asyncio.to_thread(self.registry.resolve, slot.ref)
+            except NotFoundError as exc:
+                if role == "primary":
+                    log.warning("Cannot resolve %s: %s", slot.ref, exc)
+                    continue
+                # The canary's (or shadow's) alias was removed, e.g. after a failed canary:
+                # stop sending it traffic at once; it comes back if the alias does.
+                del self.slots[role]
+                await slot.batcher.aclose()
+                details: dict[str, Any] = {"role": role, "model": slot.loaded.name, "version": None}
+                swaps.append({**details, "previous": slot.loaded.version})
+                self.on_event("unload", {**details, "previous": slot.loaded.version})
+                log.info("%s %s points nowhere now; it gets no traffic", role, slot.ref)
+                continue
             except LooplineError as exc:
                 log.warning("Cannot resolve %s: %s", slot.ref, exc)
                 continue

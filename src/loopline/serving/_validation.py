@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from loopline.components import ColumnSchema, Schema
+from loopline.components import ColumnSchema, Schema, check_policy, policy_severity
 from loopline.errors import InvalidInputError
 
 __all__ = [
@@ -71,7 +71,6 @@ DEFAULT_MAX_ERRORS = 100
 #: Longest text value by default, in characters.
 DEFAULT_MAX_STRING_LENGTH = 10_000
 
-_POLICIES = ("strict", "lenient")
 _VALUE_REPR_LIMIT = 80
 # Above this many unknown fields the request is not a typo: no "Did you mean" (difflib costs
 # about 0.3 ms a name).
@@ -79,6 +78,7 @@ _MAX_SUGGESTIONS = 10
 # infer_dtype results of object columns whose values are all numbers (no bools, no text).
 _ALL_NUMBERS = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
 _BOOL_TEXT = {"true": True, "false": False}
+_OTHER_DATE_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def check_frame(
             programming error, not a bad request).
 
     Example:
-        >>> from loopline.components import ColumnSchema, Schema
+        >>> from loopline.components import ColumnSchema, Schema, check_policy, policy_severity
         >>> schema = Schema([ColumnSchema("age", "numeric", nullable=False)])
         >>> result = check_frame(pd.DataFrame({"age": [31, "abc"]}), schema)
         >>> [error.message for error in result.errors]
@@ -314,11 +314,7 @@ def _check_arguments(frame: object, policy: object, max_errors: object, longest:
             f"check_frame needs a pandas DataFrame. Got {type(frame).__name__} instead.",
             value=type(frame).__name__,
         )
-    if policy not in _POLICIES:
-        raise InvalidInputError(
-            f"The 'policy' argument must be 'strict' or 'lenient'. Got {policy!r} instead.",
-            value=policy,
-        )
+    check_policy(policy)
     for name, value in (("max_errors", max_errors), ("max_string_length", longest)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(
@@ -352,11 +348,12 @@ def _check_names(
         suggest = len(unknown) <= _MAX_SUGGESTIONS and len(name) <= _VALUE_REPR_LIMIT
         close = difflib.get_close_matches(name, expected, n=1) if suggest else []
         advice = f" Did you mean '{close[0]}'?" if close else ""
-        if policy == "strict":
+        if severity == "error":
             return f"field {_name(name)}: not an input of the model.{advice} {fields}"
         return f"field {_name(name)}: ignored, not an input of the model.{advice}"
 
-    issues.add_each("error" if policy == "strict" else "warning", unknown, message)
+    severity = policy_severity("unknown_column", policy)
+    issues.add_each(severity, unknown, message)
 
 
 def _name(name: str) -> str:
@@ -541,7 +538,7 @@ def _check_categorical(column: _Column) -> pd.Series:
     if spec.categories is not None:
         known = series.isin(spec.categories).to_numpy(dtype=bool)
         unseen = ~(missing | wrong | too_long | known)
-        if column.policy == "strict":
+        if policy_severity("unseen_category", column.policy) == "error":
             allowed = shorten_list(sorted(spec.categories))
             column.error(
                 unseen,
@@ -605,6 +602,9 @@ def _check_datetime(column: _Column) -> pd.Series:
         stamps = pd.to_datetime(
             pd.Series(candidates, dtype=object), format="ISO8601", utc=True, errors="coerce"
         )
+        retry = is_text & ~too_long & stamps.isna().to_numpy(dtype=bool)
+        if retry.any():
+            stamps = _other_date_text(stamps, cells, retry)
         wrong = ~missing & ~too_long & stamps.isna().to_numpy(dtype=bool)
     column.error(
         wrong,
@@ -615,6 +615,28 @@ def _check_datetime(column: _Column) -> pd.Series:
     )
     column.require_values(missing)
     return stamps
+
+
+def _other_date_text(stamps: pd.Series, cells: np.ndarray, retry: np.ndarray) -> pd.Series:
+    """Short non-ISO date text (``2012/01/31``, ``Jan 31 2012``), as a CSV held it in training.
+
+    Training parses a date column's text with the format its values share (``_roles.py``);
+    a request or a batch file may carry the same text, so it is read each value by itself
+    (month first when ambiguous). Only text of at most ``_OTHER_DATE_LENGTH`` characters is
+    tried: parsing free-form text costs far more than ISO 8601.
+    """
+    short_text = retry & _cell_mask(
+        cells, lambda v: isinstance(v, str) and len(v) <= _OTHER_DATE_LENGTH
+    )
+    if not short_text.any():
+        return stamps
+    positions = np.flatnonzero(short_text)
+    parsed = pd.to_datetime(
+        pd.Series(cells[positions], dtype=object), format="mixed", utc=True, errors="coerce"
+    )
+    out = stamps.copy()
+    out.iloc[positions] = parsed.to_numpy()
+    return out
 
 
 _CHECKERS: dict[str, Callable[[_Column], pd.Series]] = {
