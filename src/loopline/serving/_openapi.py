@@ -91,7 +91,8 @@ def with_model_schema(
     paths = document.get("paths", {})
     for path, item in paths.items():
         for operation in item.values():
-            if path.startswith("/admin/") or (secured and path in _DATA_PATHS):
+            data = path in _DATA_PATHS or path.endswith("/infer")
+            if path.startswith("/admin/") or (secured and data):
                 operation["security"] = [{"bearer": []}]
     if schema is not None:
         schemas["Record"] = _record(schema, strict)
