@@ -25,17 +25,54 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, IntegrityError
+from .errors import ConfigError, IntegrityError, InvalidInputError
 
 PROJECT_FILE = "loopline.toml"
 STATE_DIR = ".loopline"
+
+#: The one rule for the names of models and aliases (and of projects, whose name is the
+#: model's by default): they appear in URLs, file names (``model=NAME`` folders of the
+#: request log), references (``NAME@ALIAS``, ``NAME/VERSION``) and loopline.toml.
+NAME_RULE = (
+    "1 to 128 characters: ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+)
+NAME_MAX_LENGTH = 128
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+def check_name(value: object, *, what: str = "model name") -> str:
+    """Return ``value`` if it is a valid name of a model, alias or project (``NAME_RULE``).
+
+    Args:
+        value: The name to check.
+        what: What the name is, for the message (``"model name"``, ``"alias"``).
+
+    Returns:
+        The name, unchanged.
+
+    Raises:
+        InvalidInputError: The name breaks the rule; the message shows it and the rule.
+
+    Example:
+        >>> check_name("wine-quality.v2")
+        'wine-quality.v2'
+    """
+    if isinstance(value, str) and _NAME.fullmatch(value):
+        return value
+    shown = repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:80]}..."
+    raise InvalidInputError(
+        f"{shown} is not a valid {what}: a {what} has {NAME_RULE}.",
+        hint="Choose a name such as 'wine' or 'churn-model.v2'.",
+        value=value if isinstance(value, str) and len(value) <= 200 else shown,
+    )
 
 #: Sections and keys ``loopline.toml`` may hold, with their expected types.
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "project": {"name": str},
     "store": {"url": str},
     "artifacts": {"url": str},
-    "run": {"executor": str, "max_workers": int},
+    "run": {"executor": str, "max_workers": int, "address": str},
     "pipelines": {},  # any name -> "module:attr" or "path.py:attr"
 }
 
@@ -50,7 +87,11 @@ class Settings:
         store_url: SQLAlchemy URL of the metadata store.
         artifacts_url: Folder or fsspec URL of the artifact store.
         executor: Name of the executor that runs steps.
-        max_workers: Worker processes of the ``process`` executor (None: one per CPU).
+        max_workers: Worker processes of the ``process`` executor (None: one per CPU), or
+            CPUs of a private Ray the ``ray`` executor starts when no address is given.
+        ray_address: The Ray cluster of the ``ray`` executor (``auto``, ``HOST:PORT``,
+            ``ray://HOST:10001`` or ``local``); None: ``RAY_ADDRESS``, else the cluster
+            ``ray start`` runs on this machine, else a private Ray.
         pipelines: Pipeline names declared in ``[pipelines]``, with their references.
         raw: The whole parsed ``loopline.toml`` (sections other components read).
     """
@@ -61,6 +102,7 @@ class Settings:
     artifacts_url: str
     executor: str = "inprocess"
     max_workers: int | None = None
+    ray_address: str | None = None
     pipelines: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -224,6 +266,7 @@ def load_settings(project_dir: str | os.PathLike[str] | None = None) -> Settings
         artifacts_url=artifacts_url,
         executor=os.environ.get("LOOPLINE_EXECUTOR") or run.get("executor") or "inprocess",
         max_workers=max_workers,
+        ray_address=os.environ.get("LOOPLINE_RAY_ADDRESS") or run.get("address"),
         pipelines=dict(data.get("pipelines", {})),
         raw=data,
     )

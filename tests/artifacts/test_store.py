@@ -7,6 +7,8 @@ import importlib.util
 import json
 import os
 import re
+import socket
+import uuid
 from pathlib import Path
 
 import fsspec
@@ -227,64 +229,64 @@ def test_saving_again_repairs_an_altered_blob(artifact_store: ArtifactStore) -> 
     assert artifact_store.load(blob.uri, blob.sha256, blob.materializer) == {"a": 1}
 
 
-# -- a non-local filesystem (fsspec memory://) -------------------------------------------
+# -- non-local filesystems (fsspec memory://, and S3 on a test server) ---------------------
 
 
-def test_memory_store_save_and_load(
-    memory_url: str, memory_store: ArtifactStore, system_tmp: Path
+def test_remote_store_save_and_load(
+    remote_url: str, remote_store: ArtifactStore, system_tmp: Path
 ) -> None:
-    blob = memory_store.save({"accuracy": 0.93})
+    blob = remote_store.save({"accuracy": 0.93})
     sha = json_sha({"accuracy": 0.93})
     assert blob.sha256 == sha
-    assert blob.uri.startswith("memory://")
+    assert blob.uri.startswith(remote_url.split("://")[0] + "://")
     assert blob.uri.endswith(f"/objects/{sha[:2]}/{sha}")
-    assert memory_store.exists(blob.uri)
-    assert memory_store.load(blob.uri, blob.sha256, blob.materializer) == {"accuracy": 0.93}
-    assert memory_store.save({"accuracy": 0.93}) == blob
+    assert remote_store.exists(blob.uri)
+    assert remote_store.load(blob.uri, blob.sha256, blob.materializer) == {"accuracy": 0.93}
+    assert remote_store.save({"accuracy": 0.93}) == blob
 
-    fs, path = fsspec.core.url_to_fs(memory_url)
+    fs, path = fsspec.core.url_to_fs(remote_url)
     assert fs.cat_file(f"{path}/objects/{sha[:2]}/{sha}") == json.dumps({"accuracy": 0.93}).encode()
     assert fs.find(f"{path}/tmp") == []  # staging copies were moved into place
     assert list(system_tmp.iterdir()) == []  # local scratch and download copies are gone
 
 
-def test_memory_store_missing_blob(memory_store: ArtifactStore, system_tmp: Path) -> None:
-    blob = memory_store.save([1, 2, 3])
+def test_remote_store_missing_blob(remote_store: ArtifactStore, system_tmp: Path) -> None:
+    blob = remote_store.save([1, 2, 3])
     fs, path = fsspec.core.url_to_fs(blob.uri)
     fs.rm(path)
-    assert not memory_store.exists(blob.uri)
+    assert not remote_store.exists(blob.uri)
     with pytest.raises(ArtifactNotFoundError, match=re.escape(f"its file {blob.uri} is gone")):
-        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+        remote_store.load(blob.uri, blob.sha256, blob.materializer)
 
 
-def test_memory_store_altered_blob(memory_store: ArtifactStore) -> None:
-    blob = memory_store.save([1, 2, 3])
+def test_remote_store_altered_blob(remote_store: ArtifactStore) -> None:
+    blob = remote_store.save([1, 2, 3])
     fs, path = fsspec.core.url_to_fs(blob.uri)
     fs.pipe_file(path, b"[1, 2, 4]")
     with pytest.raises(
         ArtifactIntegrityError, match=re.escape(f"The artifact at {blob.uri} was altered on disk")
     ):
-        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+        remote_store.load(blob.uri, blob.sha256, blob.materializer)
 
 
-def test_memory_store_altered_blob_leaves_no_download_behind(
-    memory_store: ArtifactStore, system_tmp: Path
+def test_remote_store_altered_blob_leaves_no_download_behind(
+    remote_store: ArtifactStore, system_tmp: Path
 ) -> None:
-    blob = memory_store.save([1, 2, 3])
+    blob = remote_store.save([1, 2, 3])
     fs, path = fsspec.core.url_to_fs(blob.uri)
     fs.pipe_file(path, b"[1, 2, 4]")
     with pytest.raises(ArtifactIntegrityError):
-        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+        remote_store.load(blob.uri, blob.sha256, blob.materializer)
     assert list(system_tmp.iterdir()) == []
 
 
-def test_memory_store_failed_save_leaves_nothing(
-    memory_url: str, registry: MaterializerRegistry, memory_store: ArtifactStore, system_tmp: Path
+def test_remote_store_failed_save_leaves_nothing(
+    remote_url: str, registry: MaterializerRegistry, remote_store: ArtifactStore, system_tmp: Path
 ) -> None:
     registry.register(Partial)
     with pytest.raises(MaterializationError, match="no space left on device"):
-        memory_store.save("partial")
-    fs, path = fsspec.core.url_to_fs(memory_url)
+        remote_store.save("partial")
+    fs, path = fsspec.core.url_to_fs(remote_url)
     assert not fs.exists(f"{path}/objects") or fs.find(f"{path}/objects") == []
     assert list(system_tmp.iterdir()) == []
 
@@ -401,3 +403,42 @@ def test_verify_checks_size_then_hash(artifact_store: ArtifactStore, tamper, mes
     tamper(Path(blob.uri))
     with pytest.raises(ArtifactIntegrityError, match=re.escape(message)):
         artifact_store.verify(blob.uri, blob.sha256, blob.size)
+
+
+# -- S3 failures are ours, and never show the credentials ---------------------------------
+
+
+def test_a_missing_bucket_is_backend_unavailable_without_the_secret(
+    s3_env: dict[str, str], registry: MaterializerRegistry
+) -> None:
+    store = ArtifactStore("s3://loopline-no-such-bucket/prefix", registry=registry)
+    with pytest.raises(
+        BackendUnavailableError,
+        match=re.escape(
+            "Could not write to the artifact store at s3://loopline-no-such-bucket/prefix: "
+            "The specified bucket does not exist"
+        ),
+    ) as info:
+        store.save({"a": 1})
+    assert "AWS_ENDPOINT_URL" in info.value.hint
+    assert s3_env["AWS_SECRET_ACCESS_KEY"] not in str(info.value) + info.value.hint
+
+
+def test_an_unreachable_endpoint_is_backend_unavailable(
+    s3_env: dict[str, str], registry: MaterializerRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    fsspec.get_filesystem_class("s3").clear_instance_cache()  # one made for another endpoint
+    store = ArtifactStore(f"s3://loopline-unreachable-{uuid.uuid4().hex[:8]}/p", registry=registry)
+    with pytest.raises(
+        BackendUnavailableError, match=re.escape("Could not write to the artifact store at s3://")
+    ) as info:
+        store.save({"a": 1})
+    assert "Could not connect to the endpoint URL" in str(info.value)
+    with pytest.raises(BackendUnavailableError, match="Could not read the artifact store"):
+        store.exists(f"{store.url}/objects/ab/{'ab' * 32}")
+    fsspec.get_filesystem_class("s3").clear_instance_cache()

@@ -41,6 +41,23 @@ _TMP_PREFIX = "write-"
 _TMP_MAX_AGE_S = 24 * 3600.0
 
 
+def backend_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a storage backend raises when it cannot be reached or used.
+
+    fsspec backends raise ``OSError`` subclasses for most failures; s3fs lets botocore's
+    own errors through when the endpoint cannot be reached at all (no connection, bad
+    endpoint URL, no credentials), so those are ours to translate too.
+    """
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:  # pragma: no cover - botocore comes with s3fs; without it, no S3
+        pass
+    else:
+        errors.append(BotoCoreError)
+    return tuple(errors)
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     """What the artifact store wrote: where, its hash and size, and how to read it."""
@@ -139,13 +156,20 @@ class ArtifactStore:
                 staging = f"{self._root}/tmp/{uuid.uuid4().hex}"
                 self._fs.put_file(str(local), staging)
                 self._fs.mv(staging, final)
-        except OSError as exc:
-            raise BackendUnavailableError(
-                f"Could not write to the artifact store at {self.url}: {exc}",
-                hint="Check that the location exists and is writable.",
-                url=self.url,
-            ) from exc
+        except backend_errors() as exc:
+            raise self._unavailable("write to", exc) from exc
         return self._uri(final)
+
+    def _unavailable(self, verb: str, exc: BaseException) -> BackendUnavailableError:
+        # The URL and the backend's message only: credentials come from the environment
+        # or fsspec's configuration and are never part of either.
+        remote = "" if self._local else " (for S3: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...)"
+        return BackendUnavailableError(
+            f"Could not {verb} the artifact store at {self.url}: {exc}",
+            hint="Check that the location exists and is writable, and that its credentials "
+            f"and endpoint are set{remote}.",
+            url=self.url,
+        )
 
     def _remote_sha(self, path: str) -> str:
         digest = hashlib.sha256()
@@ -177,9 +201,18 @@ class ArtifactStore:
         return self._path(uri)
 
     def exists(self, uri: str) -> bool:
-        """Whether the blob at ``uri`` is present."""
+        """Whether the blob at ``uri`` is present.
+
+        Raises:
+            BackendUnavailableError: The storage could not be reached.
+        """
         path = self._path(uri)
-        return os.path.exists(path) if self._local else bool(self._fs.exists(path))
+        if self._local:
+            return os.path.exists(path)
+        try:
+            return bool(self._fs.exists(path))
+        except backend_errors() as exc:
+            raise self._unavailable("read", exc) from exc
 
     def verify(self, uri: str, sha256: str, size: int | None = None) -> None:
         """Check that the blob is present and its bytes are the recorded ones.
@@ -318,7 +351,11 @@ class _LocalCopy:
         if not store._local:
             self._tmpdir = tempfile.mkdtemp(prefix="loopline-read-")
             local = os.path.join(self._tmpdir, self._sha)
-            store._fs.get_file(path, local)
+            try:
+                store._fs.get_file(path, local)
+            except backend_errors() as exc:
+                self.__exit__()
+                raise store._unavailable("read", exc) from exc
             path = local
         try:
             store._verify(path, self._uri, self._sha)

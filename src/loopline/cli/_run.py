@@ -23,6 +23,7 @@ def run_command(
     project: Path | None,
     rerun: list[str] | None = None,
     cache: bool = True,
+    address: str | None = None,
 ) -> bool:
     """Run (or resume) a pipeline of the project; return whether it succeeded."""
     from ..config import load_settings
@@ -30,7 +31,9 @@ def run_command(
     from ._progress import LiveProgress
 
     settings = load_settings(project)
-    with Runner.from_settings(settings, executor=executor, listeners=[LiveProgress()]) as runner:
+    with Runner.from_settings(
+        settings, executor=executor, address=address, listeners=[LiveProgress()]
+    ) as runner:
         if resume is not None:
             old = runner.store.runs.get(resume)
             if ref is None:

@@ -7,6 +7,10 @@ that was interrupted resumes where it stopped: only the missing trials run. Runn
 trials send heartbeats to the database, so a trial left running by a killed process is
 failed once its heartbeat is stale, never the live trial of another process tuning the
 same study at the same time.
+
+``timeout`` is a budget, not a hint: no trial starts after it, and a running trial is
+pruned between folds once it is spent, so a search overruns by at most one fold's fit.
+Large data is tuned on the same stratified sample that selection used (``max_rows``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from ..errors import BackendUnavailableError, ConfigError, ConflictError, InvalidInputError
 from ._candidates import Candidate, parse_search_space
 from ._evaluate import check_metric, check_task, metric_direction
-from ._select import check_cv_data, class_labels, make_splitter, score_fold
+from ._select import Progress, check_cv_data, class_labels, cv_sample, make_splitter, score_fold
+from ._trials import BaseTrialRunner, InProcessTrials
 
 __all__ = [
     "TuningResult",
@@ -127,6 +132,9 @@ def tune(
     random_state: int = 0,
     time_ordered: bool = False,
     stale_after: int = 30,
+    max_rows: int | None = None,
+    progress: Progress | None = None,
+    trial_runner: BaseTrialRunner | None = None,
 ) -> TuningResult:
     """Search ``candidate``'s hyperparameters with a seeded TPE sampler and median pruning.
 
@@ -141,7 +149,8 @@ def tune(
             search space when None.
         n_trials: Total finished trials wanted in the study, counting those already in a
             resumed study.
-        timeout: Stop starting new trials after this many seconds.
+        timeout: Seconds: no trial starts after them, and a running trial is pruned at
+            its next fold once they are spent.
         storage: SQLAlchemy URL of the study database (``"sqlite:///path/store.db"``); in
             memory when None.
         study_name: Study name; with ``storage``, a fixed name makes the search resumable.
@@ -152,6 +161,12 @@ def tune(
             storage counts as interrupted (its process was killed): it is marked failed
             and its slot runs again. Live trials of another process tuning the same study
             keep beating and are left alone (issue 10, item 6).
+        max_rows: Tune on a stratified sample of at most this many rows (as in selection).
+        progress: Called with ``(trials finished, trials wanted, seconds left)`` after
+            each trial.
+        trial_runner: Where the trials run: one after another here (``InProcessTrials``, the
+            default) or in parallel Ray tasks sharing the study (``RayTrials``, which needs
+            ``storage``).
 
     Returns:
         The best parameters and value, and the trial history.
@@ -177,31 +192,27 @@ def tune(
     candidate.check_param_names(distributions, what="search space parameter")
     target = check_cv_data(X, y, task=task, folds=folds, time_ordered=time_ordered)
     labels = class_labels(target) if task == "classification" else None
+    X_cv, y_cv = cv_sample(
+        X,
+        target,
+        task=task,
+        max_rows=max_rows,
+        folds=folds,
+        time_ordered=time_ordered,
+        random_state=random_state,
+    )
     splits = list(
-        make_splitter(task, folds, time_ordered, random_state).split(np.zeros(len(X)), target)
+        make_splitter(task, folds, time_ordered, random_state).split(np.zeros(len(X_cv)), y_cv)
     )
     direction = metric_direction(metric)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    fold_data = _Folds(X_cv, y_cv, splits, task, labels, metric, random_state, deadline)
 
     def objective(trial: Trial) -> float:
         if storage is not None:
             trial.set_user_attr(_BEATS, True)
         params = {name: _suggest(trial, name, dist) for name, dist in distributions.items()}
-        values: list[float] = []
-        for step, (train, test) in enumerate(splits):
-            model = candidate.build_pipeline(preprocessor, params, random_state=random_state)
-            result = score_fold(
-                model, X, target, train, test, task=task, labels=labels, metrics=[metric]
-            )
-            if result.error is not None:
-                _fail(trial, f"{type(result.error).__name__}: {result.error}", result.error)
-            if metric in result.scores:
-                values.append(result.scores[metric])
-                trial.report(float(np.mean(values)), step)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after fold {step + 1} of {len(splits)}")
-        if not values:
-            _fail(trial, f"{metric} was undefined in every fold: {result.skipped.get(metric)}")
-        return float(np.mean(values))
+        return run_trial(trial, candidate, preprocessor, params, fold_data)
 
     _check_stale_after(stale_after)
     with _quiet_optuna(), _open_storage(storage, stale_after) as rdb:
@@ -212,17 +223,102 @@ def tune(
         if remaining:
             # Reseed by progress so a resumed study does not replay the first trials' samples.
             study.sampler = optuna.samplers.TPESampler(seed=random_state + previous)
-            study.optimize(
+            callbacks = (
+                [] if progress is None else [_ProgressCallback(progress, n_trials, deadline)]
+            )
+            runner = trial_runner if trial_runner is not None else InProcessTrials()
+            runner.optimize(
+                study,
                 objective,
                 n_trials=remaining,
                 timeout=timeout,
                 catch=(_TrialFailed,),
+                storage=storage,
                 # Another process tuning the same study (two `loopline run` at once) shares
                 # the budget: stop once the study holds n_trials finished trials.
-                callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=_FINISHED)],
+                callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=_FINISHED), *callbacks],
             )
         trials = study.get_trials(deepcopy=False)
         return _result(study, trials, candidate.name, metric, direction, previous)
+
+
+@dataclass
+class _Folds:
+    """What every trial of one study cross-validates on."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    task: str
+    labels: list[Any] | None
+    metric: str
+    random_state: int
+    deadline: float | None  # time.monotonic() after which running trials are pruned
+
+
+def run_trial(
+    trial: Trial, candidate: Candidate, preprocessor: Any, params: dict[str, Any], folds: _Folds
+) -> float:
+    """Cross-validate ``candidate`` with ``params``: one Optuna trial.
+
+    The running mean is reported after each fold, so the pruner (and the deadline) can stop
+    the trial early.
+
+    Returns:
+        The mean score over folds.
+
+    Raises:
+        optuna.TrialPruned: The pruner judged the trial hopeless, or the deadline passed.
+        _TrialFailed: A fit or a score failed (the study records it and goes on).
+    """
+    values: list[float] = []
+    result = None
+    for step, (train, test) in enumerate(folds.splits):
+        if step and folds.deadline is not None and time.monotonic() > folds.deadline:
+            raise optuna.TrialPruned(f"the time budget ran out after fold {step}")
+        model = candidate.build_pipeline(preprocessor, params, random_state=folds.random_state)
+        result = score_fold(
+            model,
+            folds.X,
+            folds.y,
+            train,
+            test,
+            task=folds.task,
+            labels=folds.labels,
+            metrics=[folds.metric],
+        )
+        if result.error is not None:
+            _fail(trial, f"{type(result.error).__name__}: {result.error}", result.error)
+        if folds.metric in result.scores:
+            values.append(result.scores[folds.metric])
+            trial.report(float(np.mean(values)), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {step + 1} of {len(folds.splits)}")
+    if not values:
+        why = result.skipped.get(folds.metric) if result is not None else "no folds"
+        _fail(trial, f"{folds.metric} was undefined in every fold: {why}")
+    return float(np.mean(values))
+
+
+class _ProgressCallback:
+    """Tells ``progress`` how many trials are finished and how long the rest should take."""
+
+    def __init__(self, progress: Progress, wanted: int, deadline: float | None) -> None:
+        self.progress = progress
+        self.wanted = wanted
+        self.deadline = deadline
+        self.started = time.monotonic()
+        self.done_at_start: int | None = None
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        done = len(study.get_trials(deepcopy=False, states=_FINISHED))
+        if self.done_at_start is None:
+            self.done_at_start = done - 1
+        ran = max(done - self.done_at_start, 1)
+        left = (time.monotonic() - self.started) / ran * max(self.wanted - done, 0)
+        if self.deadline is not None:
+            left = min(left, max(self.deadline - time.monotonic(), 0.0))
+        self.progress(min(done, self.wanted), self.wanted, left)
 
 
 def _fail_stale_trials(study: optuna.Study, stale_after: int) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import (
     ArtifactIntegrityError,
     ArtifactNotFoundError,
+    ConfigError,
     NotFoundError,
     PipelineDefinitionError,
     StepFailedError,
@@ -145,14 +146,35 @@ class Runner:
         settings: Settings,
         *,
         executor: str | None = None,
+        address: str | None = None,
         listeners: Sequence[RunListener] = (),
     ) -> Runner:
-        """A runner on a project's store, artifact store and executor."""
+        """A runner on a project's store, artifact store and executor.
+
+        Args:
+            settings: The project's settings.
+            executor: An executor name overriding the settings'.
+            address: A Ray cluster address overriding the settings' (``ray`` executor only).
+            listeners: Receivers of progress.
+
+        Raises:
+            ConfigError: Unknown executor, or an address for an executor other than Ray.
+        """
         from ..artifacts import ArtifactStore
         from ..store import Store
 
         name = executor or settings.executor
-        options = {"max_workers": settings.max_workers} if name == "process" else {}
+        if address is not None and name != "ray":
+            raise ConfigError(
+                f"--address names a Ray cluster, but the executor is {name!r}.",
+                hint="Add --executor ray, or leave out --address.",
+                value=address,
+            )
+        options: dict[str, Any] = {}
+        if name == "process":
+            options = {"max_workers": settings.max_workers}
+        elif name == "ray":
+            options = {"address": address or settings.ray_address, "num_cpus": settings.max_workers}
         return cls(
             Store(settings.store_url),
             ArtifactStore(settings.artifacts_url),
@@ -343,6 +365,7 @@ class _Execution:
             params=invocation.params,
             store_url=self.store.url,
             artifacts_url=self.runner.artifacts.url,
+            executor=self.runner.executor.name,
         )
         for listener in self.runner.listeners:
             listener.on_step_start(invocation.name)

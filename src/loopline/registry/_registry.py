@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..config import check_name
 from ..errors import (
     ArtifactIntegrityError,
     ArtifactNotFoundError,
@@ -24,7 +25,7 @@ from ..errors import (
     NotFoundError,
 )
 from ._infra import DEFAULT_TIMEOUT, validate_infra
-from ._refs import ModelRef, parse_ref
+from ._refs import ModelRef, check_version, parse_ref
 
 if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
@@ -70,8 +71,10 @@ class Registry:
             The version and whether it is new.
 
         Raises:
-            InvalidInputError: ``policy`` is not ``auto`` or ``manual``.
+            InvalidInputError: ``policy`` is not ``auto`` or ``manual``, or ``name`` breaks
+                the name rule (``loopline.config.NAME_RULE``).
         """
+        check_name(name, what="model name")
         if policy not in POLICIES:
             raise InvalidInputError(
                 f"Unknown approval policy {policy!r}. Use one of: {', '.join(POLICIES)}.",
@@ -194,10 +197,15 @@ class Registry:
         """Point ``alias`` at ``version`` after checking approval and infra validation.
 
         Raises:
+            InvalidInputError: The name or alias breaks the name rule, or the version is
+                not a version number.
             NotFoundError: No such version.
             ConflictError: The version is rejected, not approved (for production), or
                 failed infra validation.
         """
+        check_name(name, what="model name")
+        check_name(alias, what="alias")
+        check_version(version)
         target = self.store.models.get(name, version)
         if target.status == "rejected":
             raise ConflictError(
@@ -234,7 +242,10 @@ class Registry:
         Raises:
             NotFoundError: No such model.
             ConflictError: The alias has no earlier version to return to.
+            InvalidInputError: The name or alias breaks the name rule.
         """
+        check_name(name, what="model name")
+        check_name(alias, what="alias")
         moves = self.store.models.history(name, alias)
         if not moves or moves[-1].previous is None:
             raise ConflictError(
@@ -259,6 +270,31 @@ class Registry:
             reason or "rollback",
             {"alias": alias, "version": previous, "previous": move.previous},
         )
+        return move
+
+    def clear_alias(self, name: str, alias: str, *, reason: str) -> AliasMove | None:
+        """Remove ``alias`` (e.g. ``staging`` after a failed canary); servers following it
+        stop sending it traffic. Returns the move, or None when the alias pointed nowhere.
+
+        Raises:
+            NotFoundError: No such model.
+            ConflictError: ``alias`` is ``production`` (roll it back instead).
+        """
+        if alias == PRODUCTION:
+            raise ConflictError(
+                f"The {PRODUCTION!r} alias of {name!r} cannot be removed: a server follows it.",
+                hint=f"Point it elsewhere: loopline models rollback {name}.",
+                model=name,
+                alias=alias,
+            )
+        move = self.store.models.remove_alias(name, alias, actor=self.actor, reason=reason)
+        if move is not None and move.previous is not None:
+            self._event(
+                "alias.removed",
+                self.store.models.get(name, move.previous),
+                reason,
+                {"alias": alias, "version": None, "previous": move.previous},
+            )
         return move
 
     def check_infra(
