@@ -214,3 +214,16 @@ def test_serving_an_altered_package_is_a_clear_error(project: Path) -> None:
     assert "Version 1 of 'wine' cannot be used: The artifact at" in err
     assert "was altered on disk" in err
     assert "Traceback" not in err and "Application startup failed" not in err
+
+
+def test_init_of_a_subfolder_reads_its_data_from_there(tmp_path: Path) -> None:
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    load_wine(as_frame=True).frame.to_csv(folder / "wine.csv", index=False)
+
+    result = run_cli("init", "sub", "--data", "wine.csv", "--target", "target", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    text = (folder / "loopline.toml").read_text()
+    assert "could not read the data" not in text + result.stdout
+    assert 'source = "wine.csv"' in text
