@@ -75,6 +75,8 @@ def test_errors_name_the_file_where_it_is_now(folder: Path) -> None:
     (folder / "data" / "a.csv").write_text("", encoding="utf-8")
     source = resolve_source(_data("data/a.csv"), folder)
 
-    with pytest.raises(InvalidInputError, match=re.escape(f"{folder / 'data' / 'a.csv'} is empty.")):
+    with pytest.raises(
+        InvalidInputError, match=re.escape(f"{folder / 'data' / 'a.csv'} is empty.")
+    ):
         read_source(source, folder)
     assert os.path.isabs(str(folder))

@@ -232,8 +232,10 @@ def test_rerun_and_no_cache_force_steps_to_run(runner: Runner, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("rerun", "message"),
     [
-        (["scael"], "Cannot rerun step 'scael': pipeline 'chain' has no such step. Did you "
-         "mean 'scale'?"),
+        (
+            ["scael"],
+            "Cannot rerun step 'scael': pipeline 'chain' has no such step. Did you mean 'scale'?",
+        ),
         (["nope"], "Cannot rerun step 'nope': pipeline 'chain' has no such step."),
     ],
 )
