@@ -185,3 +185,22 @@ def test_callbacks_see_every_trial_in_this_process(ray_cluster: str, tmp_path: P
     assert sorted(number for number, _ in seen) == [0, 1, 2, 3, 4]
     assert {pid for _, pid in seen} == {os.getpid()}  # called here, not in the workers
     assert os.getpid() not in {t.user_attrs["pid"] for t in study.trials}  # trials ran there
+
+
+def test_a_study_budget_runs_in_the_workers(ray_cluster: str, tmp_path: Path) -> None:
+    """MaxTrialsCallback (tune's shared budget) stops every worker once the study is full."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="budget")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=3)  # another run's
+
+    RayTrials(workers=2).optimize(
+        study,
+        lambda trial: trial.suggest_float("x", 0, 1),
+        n_trials=6,
+        timeout=None,
+        catch=(),
+        storage=storage,
+        callbacks=[optuna.study.MaxTrialsCallback(5)],
+    )
+
+    assert 5 <= len(study.trials) <= 6  # each worker stops once 5 are done (one may be running)

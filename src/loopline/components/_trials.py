@@ -59,8 +59,10 @@ class BaseTrialRunner(ABC):
             timeout: Seconds after which no new trial starts; None for no limit.
             catch: Exceptions that fail one trial without stopping the study.
             storage: The SQLAlchemy URL the study lives in (None: in memory).
-            callbacks: Called in this process with each finished trial, as by
-                ``Study.optimize`` (progress displays, budgets that watch the study).
+            callbacks: Called with each finished trial, as by ``Study.optimize``.
+                Runners that spread trials over workers call them in this process
+                (progress displays), except ``optuna.study.MaxTrialsCallback``, which
+                bounds the study's total and so runs in every worker.
         """
 
 
@@ -140,6 +142,10 @@ class RayTrials(BaseTrialRunner):
             shares = _split(n_trials, workers)
             task = ray.remote(num_cpus=1, max_retries=0)(_optimize_share)
             shipped = ray.put(objective)
+            # A budget over the whole study (it calls study.stop()) must act where the
+            # trials run; every other callback observes, here.
+            budgets = [cb for cb in callbacks if isinstance(cb, optuna.study.MaxTrialsCallback)]
+            observers = [cb for cb in callbacks if cb not in budgets]
             refs = [
                 task.remote(
                     study.study_name,
@@ -150,12 +156,13 @@ class RayTrials(BaseTrialRunner):
                     share,
                     timeout,
                     catch,
+                    budgets,
                     list(sys.path),
                 )
                 for index, share in enumerate(shares)
             ]
             try:
-                _wait(ray, refs, study, callbacks)
+                _wait(ray, refs, study, observers)
             except Exception as exc:
                 for ref in refs:
                     ray.cancel(ref, force=True)
@@ -224,6 +231,7 @@ def _optimize_share(
     n_trials: int,
     timeout: float | None,
     catch: tuple[type[Exception], ...],
+    callbacks: list[Callback],
     paths: list[str],
 ) -> None:
     """One Ray task: load the shared study and run ``n_trials`` of its trials.
@@ -240,6 +248,8 @@ def _optimize_share(
         study = optuna.load_study(
             study_name=study_name, storage=rdb, sampler=sampler, pruner=pruner
         )
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=catch)
+        study.optimize(
+            objective, n_trials=n_trials, timeout=timeout, catch=catch, callbacks=callbacks
+        )
     finally:
         rdb.engine.dispose()
