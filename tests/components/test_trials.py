@@ -8,6 +8,7 @@ unless trials really run in parallel.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -158,6 +159,9 @@ def test_trials_run_in_parallel_on_ray_sharing_the_study(ray_cluster: str, tmp_p
     starts = sorted(t.datetime_start for t in stored.trials[:4])
     ends = sorted(t.datetime_complete for t in stored.trials[:4])
     assert starts[1] < ends[0]  # two trials were running at the same time
+    with sqlite3.connect(tmp_path / "store.db") as db:  # the workers' trials sent heartbeats
+        beating = {row[0] for row in db.execute("SELECT trial_id FROM trial_heartbeats")}
+    assert len(beating) == 7
 
 
 def test_callbacks_see_every_trial_in_this_process(ray_cluster: str, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import copy
 import importlib
 import os
 import sys
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -157,6 +158,7 @@ class RayTrials(BaseTrialRunner):
                     timeout,
                     catch,
                     budgets,
+                    _heartbeat_of(study),
                     list(sys.path),
                 )
                 for index, share in enumerate(shares)
@@ -208,6 +210,20 @@ def _wait(ray: Any, refs: list[Any], study: optuna.Study, callbacks: Sequence[Ca
             return
 
 
+def _heartbeat_of(study: optuna.Study) -> tuple[int, int | None] | None:
+    """The heartbeat settings of the study's database, for the workers' connections.
+
+    Trials in the workers beat like the caller's would, so a trial left running by a
+    killed worker is failed as stale (``tune`` does that at its next start). Optuna keeps
+    the settings on the RDBStorage its study wraps; there is no public accessor.
+    """
+    storage = getattr(study, "_storage", None)
+    inner = getattr(storage, "_backend", storage)
+    if isinstance(inner, optuna.storages.RDBStorage) and inner.heartbeat_interval:
+        return inner.heartbeat_interval, inner.grace_period
+    return None
+
+
 def _split(n_trials: int, workers: int) -> list[int]:
     """``n_trials`` as near-equal shares for at most ``n_trials`` workers."""
     workers = min(workers, n_trials)
@@ -232,6 +248,7 @@ def _optimize_share(
     timeout: float | None,
     catch: tuple[type[Exception], ...],
     callbacks: list[Callback],
+    heartbeat: tuple[int, int | None] | None,
     paths: list[str],
 ) -> None:
     """One Ray task: load the shared study and run ``n_trials`` of its trials.
@@ -243,7 +260,15 @@ def _optimize_share(
         if entry not in sys.path and os.path.isdir(entry):
             sys.path.append(entry)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rdb = optuna.storages.RDBStorage(storage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if heartbeat is None:
+            rdb = optuna.storages.RDBStorage(storage)
+        else:
+            interval, grace = heartbeat
+            rdb = optuna.storages.RDBStorage(
+                storage, heartbeat_interval=interval, grace_period=grace
+            )
     try:
         study = optuna.load_study(
             study_name=study_name, storage=rdb, sampler=sampler, pruner=pruner
