@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from loopline.artifacts import ArtifactStore
 from loopline.store import Store
 
 from ..conftest import run_cli
@@ -20,7 +21,7 @@ from .conftest import seed
 def test_the_command_serves_the_project_with_its_tokens(project: Path) -> None:
     (project / ".loopline").mkdir()
     with Store(f"sqlite:///{project / '.loopline' / 'loopline.db'}") as store:
-        seed(store)
+        seed(store, ArtifactStore(project / ".loopline" / "artifacts"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
