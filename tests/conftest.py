@@ -218,3 +218,20 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+#: A running Ray cluster to test the Ray executor and parallel tuning on (.ci/ray.sh starts
+#: one with 'ray start --head --num-cpus 2'); read at import, as clean_environ removes it.
+RAY_ADDRESS = os.environ.get("LOOPLINE_TEST_RAY_ADDRESS")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> str:
+    """The address of the test Ray cluster, connected once per session; else the test skips."""
+    if not RAY_ADDRESS:
+        pytest.skip("LOOPLINE_TEST_RAY_ADDRESS names no Ray cluster (.ci/ray.sh starts one)")
+    from loopline.pipeline import RayExecutor
+
+    executor = RayExecutor(RAY_ADDRESS)  # connects this process; later executors reuse it
+    yield RAY_ADDRESS
+    executor.shutdown()

@@ -291,6 +291,120 @@ def test_remote_store_failed_save_leaves_nothing(
     assert list(system_tmp.iterdir()) == []
 
 
+# -- crashes and moves (issue 10, item 10) -----------------------------------------------
+
+_SLOW_WRITER = """
+import sys, time
+from pathlib import Path
+from loopline.artifacts import ArtifactStore, BaseMaterializer, MaterializerRegistry
+
+class Slow(BaseMaterializer):
+    name = "test.slow"
+
+    @classmethod
+    def can_save(cls, value):
+        return isinstance(value, bytes)
+
+    def _save(self, value, path):
+        with open(path, "wb") as fh:
+            fh.write(value)
+            fh.flush()
+            Path(sys.argv[2]).touch()
+            time.sleep(600)
+        return {}
+
+    def _load(self, path):
+        return path.read_bytes()
+
+registry = MaterializerRegistry()
+registry.register(Slow)
+ArtifactStore(sys.argv[1], registry=registry).save(b"x" * (8 << 20))
+"""
+
+
+def test_kill_9_mid_write_leaves_a_temp_file_the_next_store_removes(
+    root: Path, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    kept = ArtifactStore(root).save({"kept": True})
+    marker = tmp_path / "writing"
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(root), str(marker)])
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the writer never wrote"
+        time.sleep(0.05)
+    [left] = list((root / "tmp").iterdir())
+    assert left.name.startswith(f"write-{proc.pid}-") and left.stat().st_size == 8 << 20
+    assert ArtifactStore(root).removed_tmp == 0  # its writer is alive: left alone
+    assert left.exists()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    store = ArtifactStore(root)
+
+    assert store.removed_tmp == 1
+    assert list((root / "tmp").iterdir()) == []
+    assert store.load(kept.uri, kept.sha256, kept.materializer) == {"kept": True}
+
+
+def test_temp_files_of_unknown_writers_go_once_old(root: Path) -> None:
+    tmp = root / "tmp"
+    tmp.mkdir(parents=True)
+    mine = tmp / f"write-{os.getpid()}-abc"
+    recent = tmp / "write-legacy1"  # the name earlier versions gave: no pid
+    old = tmp / "write-legacy2"
+    for path in (mine, recent, old):
+        path.write_bytes(b"partial")
+    two_days_ago = os.path.getmtime(old) - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+
+    store = ArtifactStore(root)
+
+    assert store.removed_tmp == 1
+    assert sorted(p.name for p in tmp.iterdir()) == sorted([mine.name, recent.name])
+
+
+def test_errors_after_the_store_moved_name_where_the_blob_is_now(tmp_path: Path) -> None:
+    first = tmp_path / "before" / "artifacts"
+    blob = ArtifactStore(first).save({"a": 1})
+    moved = tmp_path / "after" / "artifacts"
+    moved.parent.mkdir()
+    os.rename(first, moved)
+    store = ArtifactStore(moved)
+    now = store.locate(blob.uri)
+    assert now.startswith(str(moved))
+    with open(now, "w", encoding="utf-8") as fh:
+        fh.write('{"a": 2}')
+
+    with pytest.raises(ArtifactIntegrityError, match=re.escape(f"The artifact at {now} was")):
+        store.load(blob.uri, blob.sha256, blob.materializer)
+    os.remove(now)
+    with pytest.raises(ArtifactNotFoundError, match=re.escape(f"its file {now} is gone")) as info:
+        store.verify(blob.uri, blob.sha256, blob.size)
+    assert str(first) not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (lambda p: p.write_bytes(p.read_bytes() + b" "), "its size is 9 bytes, the store recorded 8"),
+        (lambda p: p.write_bytes(p.read_bytes().replace(b"1", b"2")), "its sha256 is "),
+    ],
+    ids=["size", "bytes"],
+)
+def test_verify_checks_size_then_hash(artifact_store: ArtifactStore, tamper, message: str) -> None:
+    blob = artifact_store.save({"a": 1})
+    assert blob.size == 8
+    artifact_store.verify(blob.uri, blob.sha256, blob.size)
+    tamper(Path(blob.uri))
+    with pytest.raises(ArtifactIntegrityError, match=re.escape(message)):
+        artifact_store.verify(blob.uri, blob.sha256, blob.size)
+
+
 # -- S3 failures are ours, and never show the credentials ---------------------------------
 
 

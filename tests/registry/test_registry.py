@@ -185,6 +185,49 @@ def test_load_model_from_a_project(trained: dict, tmp_path: Path, store_urls: St
     assert len(model.predict(frame)) == len(frame)
 
 
+def _alter_in_place(registry: Registry, version: Any) -> str:
+    """Change bytes of a version's package without changing its size; return its path."""
+    record = registry.store.artifacts.get(version.artifact_id)
+    path = registry.artifacts.locate(record.uri)
+    with open(path, "r+b") as fh:
+        fh.seek(100)
+        byte = fh.read(1)
+        fh.seek(100)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    return path
+
+
+def test_an_altered_package_cannot_take_an_alias_after_infra_validation(
+    registry: Registry, trained: dict
+) -> None:
+    _register(registry, trained, 0, policy="auto")
+    registry.promote("wine", 1, alias="staging")  # infra validation ran and is recorded
+    path = _alter_in_place(registry, registry.store.models.get("wine", 1))
+
+    message = f"Version 1 of 'wine' cannot take alias 'production': The artifact at {path} was "
+    with pytest.raises(ArtifactIntegrityError, match=re.escape(message)) as info:
+        registry.promote("wine", 1)
+
+    assert "its sha256 is" in str(info.value)
+    assert "Restore the package file from a backup" in info.value.hint
+    assert (info.value.model, info.value.version) == ("wine", 1)
+    assert "production" not in registry.store.models.aliases("wine")
+    assert registry.store.events.list(kind="alias.moved")[0].payload["alias"] == "staging"
+
+
+def test_rollback_onto_an_altered_package_is_refused(registry: Registry, trained: dict) -> None:
+    _register(registry, trained, 0, policy="auto")
+    _register(registry, trained, 1, policy="auto")
+    registry.promote("wine", 1)
+    registry.promote("wine", 2)
+    _alter_in_place(registry, registry.store.models.get("wine", 1))
+
+    with pytest.raises(ArtifactIntegrityError, match="Version 1 of 'wine' cannot take alias"):
+        registry.rollback("wine")
+
+    assert registry.store.models.aliases("wine")["production"] == 2
+
+
 def test_concurrent_alias_moves_keep_one_unbroken_history(registry: Registry, trained: dict) -> None:
     """Threads with connections of their own move one alias at once (SQLite and PostgreSQL).
 

@@ -403,10 +403,13 @@ class Controller:
 
         if production.run_id is None:
             return False
-        current = resolve_source(self.workflow.data, self.settings.project_dir)
+        from ..components._ingest import same_source
+
+        root = self.settings.project_dir
+        current = resolve_source(self.workflow.data, root)
         for step in self.store.runs.steps(production.run_id):
             if step.name == "ingest":
-                return bool(step.params.get("source") != current)
+                return not same_source(step.params.get("source"), current, root)
         return False
 
     # -- retraining --------------------------------------------------------------------------
@@ -589,7 +592,8 @@ class Controller:
         from ..components import resolve_source
         from ..components._ingest import read_source
 
-        base = read_source(resolve_source(self.workflow.data, self.settings.project_dir))
+        root = self.settings.project_dir
+        base = read_source(resolve_source(self.workflow.data, root), root)
         recent, meta = self._labelled_requests(list(base.columns))
         if not len(recent) and policy in ("reference_plus_recent", "since_change"):
             return self.workflow, None  # nothing recent yet: the source as it is (and its cache)

@@ -93,14 +93,44 @@ def run(
     resume: Annotated[
         str | None, typer.Option(help="Resume this failed or interrupted run.")
     ] = None,
-    executor: Annotated[str | None, typer.Option(help="inprocess (default) or process.")] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="inprocess (default), process or ray.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster of --executor ray: auto, HOST:PORT, ray://HOST:10001 or local "
+            "(default: [run] address, else RAY_ADDRESS, else the cluster 'ray start' runs "
+            "here, else a private Ray)."
+        ),
+    ] = None,
+    rerun: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rerun",
+            metavar="STEP",
+            help="Run this step again even if its outputs are cached (repeatable).",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step again; reuse nothing.")
+    ] = False,
     project: ProjectOption = None,
 ) -> None:
     """Run a pipeline, showing each step live; unchanged steps come from cache."""
     from ._run import run_command
 
     params = _parse_params(param or [])
-    result = run_command(pipeline, params, resume=resume, executor=executor, project=project)
+    result = run_command(
+        pipeline,
+        params,
+        resume=resume,
+        executor=executor,
+        address=address,
+        project=project,
+        rerun=rerun or [],
+        cache=not no_cache,
+    )
     raise typer.Exit(0 if result else 1)
 
 
@@ -179,8 +209,13 @@ def serve(
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 2.0,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1 << 20,
     lenient: Annotated[
-        bool, typer.Option(help="Let unseen categories through to the model's encoder.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--lenient/--strict",
+            help="Let unseen categories and unknown fields through with warnings, or refuse "
+            "them (default: [schema] policy of loopline.toml, else strict).",
+        ),
+    ] = None,
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between checks for alias moves.")
     ] = 2.0,
@@ -234,12 +269,20 @@ def predict(
         Path, typer.Option("--output", "-o", help="Where to write (CSV or Parquet).")
     ],
     chunk_size: Annotated[int, typer.Option(help="Records scored at a time.")] = 50_000,
+    lenient: Annotated[
+        bool | None,
+        typer.Option(
+            "--lenient/--strict",
+            help="Score records with unseen categories or unknown fields (warnings), or "
+            "refuse them as /predict does (default: [schema] policy, else strict).",
+        ),
+    ] = None,
     project: ProjectOption = None,
 ) -> None:
-    """Score a CSV or Parquet file in chunks, with a progress bar."""
+    """Score a CSV or Parquet file in chunks, with the same checks as /predict."""
     from ._serve import predict_command
 
-    predict_command(project, model, input, output, chunk_size=chunk_size)
+    predict_command(project, model, input, output, chunk_size=chunk_size, lenient=lenient)
 
 
 @app.command()
@@ -477,3 +520,67 @@ def models_import_mlflow(
     from ._models import import_mlflow_model
 
     import_mlflow_model(project, path, name=name, data=data, target=target, approve=approve)
+
+
+schema_app = typer.Typer(
+    help="The input schema: show it, export it to edit, import it to pin it.",
+    no_args_is_help=True,
+)
+app.add_typer(schema_app, name="schema")
+SchemaModelArgument = Annotated[
+    str | None,
+    typer.Argument(
+        help="NAME@ALIAS, NAME/VERSION or NAME (default: the latest training run's schema, "
+        "else one inferred from the data)."
+    ),
+]
+
+
+@schema_app.command("show")
+def schema_show(model: SchemaModelArgument = None, project: ProjectOption = None) -> None:
+    """Show the schema's columns: kind, nullable, categories, range."""
+    from ._schema import show_schema
+
+    show_schema(project, model)
+
+
+@schema_app.command("export")
+def schema_export(
+    model: SchemaModelArgument = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The JSON file to write.")
+    ] = Path("schema.json"),
+    project: ProjectOption = None,
+) -> None:
+    """Write the schema as JSON, to review or edit and import."""
+    from ._schema import export_schema
+
+    export_schema(project, model, output)
+
+
+@schema_app.command("import")
+def schema_import(
+    path: Annotated[Path, typer.Argument(help="A schema JSON file (from export, edited).")],
+    project: ProjectOption = None,
+) -> None:
+    """Check a schema file and pin it: training validates against it from the next run."""
+    from ._schema import import_schema
+
+    import_schema(project, path)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    project: ProjectOption = None,
+) -> None:
+    """Browse runs, lineage, the registry and monitoring in a web browser.
+
+    Tokens come from the environment, as for serve: LOOPLINE_TOKEN lets viewers read (open
+    when unset); LOOPLINE_ADMIN_TOKEN lets operators approve, reject, promote and roll back
+    (off when unset).
+    """
+    from ._ui import ui_command
+
+    ui_command(project, host=host, port=port)

@@ -99,14 +99,24 @@ def feedback_command(project: Path | None, file: Path, model: str) -> None:
     """Attach the labels of a file; list what was rejected and why."""
     from rich.markup import escape
 
+    from ..artifacts import ArtifactStore
     from ..config import load_settings
-    from ..monitoring import attach_feedback, read_feedback_file
+    from ..errors import NotFoundError
+    from ..monitoring import LabelTarget, attach_feedback, read_feedback_file
+    from ..registry import Registry
     from ..store import Store
 
     records = read_feedback_file(file)
     settings = load_settings(project)
     with Store(settings.store_url) as store:
-        result = attach_feedback(store, settings.state_dir / "requests", model, records)
+        registry = Registry(store, ArtifactStore(settings.artifacts_url))
+        try:  # labels are checked against the production version's target
+            target = LabelTarget.of(registry.load_package(model))
+        except NotFoundError:
+            target = None
+        result = attach_feedback(
+            store, settings.state_dir / "requests", model, records, target=target
+        )
     out = console()
     out.print(f"Attached {result.accepted} label(s) to requests of {model}.")
     for rejected in result.rejected[:20]:

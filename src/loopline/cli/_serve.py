@@ -6,10 +6,13 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotFoundError
 from ._output import console
+
+if TYPE_CHECKING:
+    from ..serving._validation import Policy
 
 #: The environment variable that hands ``serve --workers`` options to each worker process.
 _WORKER_OPTIONS = "LOOPLINE_SERVE_WORKER_OPTIONS"
@@ -27,7 +30,7 @@ class ServeSpec:
     max_batch_size: int
     max_wait_ms: float
     max_body_bytes: int
-    lenient: bool
+    lenient: bool | None  # None: [schema] policy
     poll_interval: float
 
 
@@ -43,7 +46,7 @@ def serve_command(
     max_batch_size: int,
     max_wait_ms: float,
     max_body_bytes: int,
-    lenient: bool,
+    lenient: bool | None,
     poll_interval: float,
     workers: int = 1,
     log_level: str = "info",
@@ -104,9 +107,17 @@ def serve_command(
     from ._check import load_project
 
     load_project(load_settings(project).project_dir)  # a wrong loop section fails here
-    # Fail now, with the registry's message, on a bad reference or an unreachable store.
+    # Fail now with the registry's message on a bad reference, an unreachable store or an
+    # altered package, rather than as a traceback from the server's startup (issue 10, 9).
     with _Registry(spec) as registry:
-        registry.resolve(model)
+        registry.verify_package(registry.resolve(model))
+        for other in (canary, shadow):
+            if other:
+                try:
+                    version = registry.resolve(other)
+                except NotFoundError:
+                    continue  # an alias that points nowhere yet is served when it does
+                registry.verify_package(version)
     what = f"{workers} workers" if workers > 1 else "1 worker"
     console().print(
         f"Serving {model} on http://{host}:{port} with {what} (docs at /docs, metrics at /metrics)"
@@ -172,7 +183,7 @@ def _app(spec: ServeSpec) -> tuple[Any, _Registry]:
         max_batch_size=spec.max_batch_size,
         max_wait_ms=spec.max_wait_ms,
         max_body_bytes=spec.max_body_bytes,
-        policy="lenient" if spec.lenient else "strict",
+        policy=project_policy(opened.settings.raw, spec.lenient),
         poll_interval=spec.poll_interval,
         token=os.environ.get("LOOPLINE_TOKEN") or None,
         admin_token=os.environ.get("LOOPLINE_ADMIN_TOKEN") or None,
@@ -184,10 +195,27 @@ def _app(spec: ServeSpec) -> tuple[Any, _Registry]:
     return create_app(service), opened
 
 
+def project_policy(raw: dict[str, Any], lenient: bool | None) -> Policy:
+    """The validation policy: ``--lenient/--strict`` if given, else ``[schema] policy``."""
+    from ..components import check_policy
+
+    if lenient is not None:
+        return "lenient" if lenient else "strict"
+    section = raw.get("schema")
+    value = section.get("policy", "strict") if isinstance(section, dict) else "strict"
+    return check_policy(value)
+
+
 def predict_command(
-    project: Path | None, model: str, source: Path, output: Path, *, chunk_size: int
+    project: Path | None,
+    model: str,
+    source: Path,
+    output: Path,
+    *,
+    chunk_size: int,
+    lenient: bool | None = None,
 ) -> None:
-    """Score ``source`` in chunks with the model's own validation; write ``output``."""
+    """Score ``source`` in chunks with the checks /predict applies (same policy); write ``output``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from ..artifacts import ArtifactStore
@@ -197,13 +225,15 @@ def predict_command(
     from ..store import Store
 
     settings = load_settings(project)
+    policy = project_policy(settings.raw, lenient)
     with Store(settings.store_url) as store:
         registry = Registry(store, ArtifactStore(settings.artifacts_url))
         version = registry.resolve(model)
         package = registry.load_package(f"{version.model}/{version.version}")
     chunks, total = _chunks(source, chunk_size)
     writer = _Writer(output)
-    done = 0
+    done = warned = 0
+    example = ""
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -214,16 +244,28 @@ def predict_command(
     ) as progress:
         task = progress.add_task(f"Scoring with {version.ref}", total=total)
         for start, chunk in chunks:
-            checked = check_frame(chunk, package.schema, policy="lenient")
+            checked = check_frame(chunk, package.schema, policy=policy)
             if checked.errors:
                 first = checked.errors[0]
                 row = None if first.row is None else first.row + start
+                problem = first.message
+                if row is not None:  # the message names the record within its chunk
+                    problem = problem.split(": ", 1)[-1]
+                    field = "" if first.field is None else f", field '{first.field}'"
+                    line = f" (CSV line {row + 2})" if source.suffix.lower() == ".csv" else ""
+                    problem = f"record {row}{field}{line}: {problem}"
                 raise InvalidInputError(
-                    f"{source}: record {row}, field {first.field!r}: {first.message} "
-                    f"({checked.total_errors} problems in this chunk).",
-                    hint="Fix the input file; the model's schema is in its model card.",
+                    f"{source}: {problem} "
+                    f"({checked.total_errors} problems in this chunk; policy {policy}).",
+                    hint="Fix the input file (the model's schema: loopline schema show "
+                    f"{version.ref}), or score with --lenient to treat unseen categories as "
+                    "unknown and ignore unknown fields.",
                     value=str(source),
+                    errors=[error.to_dict() for error in checked.errors],
                 )
+            warned += checked.total_warnings
+            if checked.warnings and not example:
+                example = checked.warnings[0].message
             X = checked.frame[package.features]
             scored = chunk.copy()
             scored["prediction"] = package.model.predict(X)
@@ -237,6 +279,10 @@ def predict_command(
             progress.update(task, completed=done)
     writer.close()
     console().print(f"Wrote {done:,} predictions of {version.ref} to {output}")
+    if warned:
+        from rich.markup import escape
+
+        console().print(f"{warned:,} warnings (policy {policy}), e.g. {escape(example)}")
 
 
 def _chunks(source: Path, size: int) -> tuple[Any, int | None]:

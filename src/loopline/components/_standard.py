@@ -18,7 +18,7 @@ from ..pipeline import Pipeline
 from ._candidates import make_candidate
 from ._config import WorkflowConfig
 from ._evaluate import check_metric
-from ._ingest import resolve_source
+from ._ingest import resolve_source, same_source
 from ._schema import Schema
 from ._steps import (
     bless,
@@ -69,7 +69,7 @@ def standard_pipeline(
             threshold, feature function or pinned schema is wrong.
     """
     source = resolve_source(config.data, project_dir)
-    reference = find_reference(store, source) if store is not None else None
+    reference = find_reference(store, source, project_dir) if store is not None else None
     data = config.data.model_dump()
     pinned = _pinned_schema(config, project_dir)
     training, blessing = config.training, config.blessing
@@ -88,7 +88,7 @@ def standard_pipeline(
     )
 
     def training_pipeline() -> None:
-        frame, span = ingest(source, data, training.folds, split_cfg.test_size)
+        frame, span = ingest(source, data, training.folds, split_cfg.test_size, str(project_dir))
         stats = statistics(frame)
         current_schema = schema(stats, pinned, config.schema_.max_categories)
         validate_data(
@@ -99,11 +99,12 @@ def standard_pipeline(
             pinned is not None,
             config.validation.missing_jump,
             config.validation.drift_threshold,
+            config.schema_.policy,
         )
         train, test = split.with_options(after=["validate_data"])(
             frame, data, split_cfg.method, split_cfg.test_size, split_cfg.seed
         )
-        preprocessor = transform(current_schema, stats, data, functions)
+        preprocessor = transform(current_schema, stats, data, functions, span)
         board = select(
             train,
             preprocessor,
@@ -113,6 +114,8 @@ def standard_pipeline(
             training.folds,
             time_ordered,
             training.seed,
+            training.time_budget,
+            training.cv_rows,
         )
         tuning = tune_best(
             train,
@@ -125,9 +128,11 @@ def standard_pipeline(
             training.folds,
             time_ordered,
             training.seed,
+            training.time_budget,
+            training.cv_rows,
         )
         model = train_model(train, preprocessor, tuning, data, candidates, training.seed)
-        evaluation = evaluate_model(model, test, data, blessing.slices)
+        evaluation = evaluate_model(model, test, data, blessing.slices, train, board)
         package(model, current_schema, stats, evaluation, test, span, board, tuning, data, name)
         bless(
             model,
@@ -197,15 +202,20 @@ def _check_feature_functions(refs: list[str], project_dir: Path) -> None:
             )
 
 
-def find_reference(store: Store, source: dict[str, Any]) -> dict[str, int] | None:
+def find_reference(
+    store: Store, source: dict[str, Any], project_dir: Path | None = None
+) -> dict[str, int] | None:
     """The schema and statistics of the latest successful run on a different span.
 
     A run on unchanged data finds the same reference as the run before it, so its steps
     are served from cache; a run on new data is validated against the last accepted one.
+    Recorded sources are compared with file paths made absolute against ``project_dir``
+    (earlier versions recorded absolute paths).
     """
+    root = project_dir if project_dir is not None else Path.cwd()
     for run in store.runs.list(limit=100, status="succeeded", name=PIPELINE_NAME):
         steps = {s.name: s for s in store.runs.steps(run.id)}
-        if "ingest" not in steps or steps["ingest"].params.get("source") == source:
+        if "ingest" not in steps or same_source(steps["ingest"].params.get("source"), source, root):
             continue
         try:
             return {

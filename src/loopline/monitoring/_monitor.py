@@ -20,6 +20,7 @@ import pandas as pd
 from ..components import compute_statistics, metric_direction
 from ..components._evaluate import score_predictions
 from ._drift import DriftDetector
+from ._feedback import LabelTarget
 from ._report import DriftReport
 
 if TYPE_CHECKING:
@@ -215,6 +216,11 @@ def window_performance(
     if not len(frame):
         return None
     labels = store.monitoring.labels(model, frame["request_id"].unique())
+    # Labels stored before /feedback checked them may not fit the model: they are skipped
+    # (a string among 0/1 labels made scikit-learn refuse the whole window, issue 10).
+    target = LabelTarget.of(package)
+    checked = {key: target.check(label) for key, label in labels.items()}
+    labels = {key: label for key, (label, reason) in checked.items() if reason is None}
     if not labels:
         return None
     keys = list(zip(frame["request_id"], frame["row"].astype(int), strict=True))
