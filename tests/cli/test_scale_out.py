@@ -63,7 +63,7 @@ def shared(
     trained once (version 1 in production); and the environment its commands run with."""
     folder = tmp_path / "project"
     (folder / "data").mkdir(parents=True)
-    make_loans(600, seed=0).to_csv(folder / "data" / "history.csv", index=False)
+    make_loans(1500, seed=0).to_csv(folder / "data" / "history.csv", index=False)
     url = store_urls.new()
     (folder / "loopline.toml").write_text(PROJECT.format(store_url=url, max_iter=2000))
     env = {**s3_env, "LOOPLINE_ARTIFACTS_URL": f"{s3_bucket}/artifacts"}
