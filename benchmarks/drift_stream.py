@@ -269,8 +269,11 @@ def baselines(
 # -- summary --------------------------------------------------------------------------------
 
 
-def summarise(loop: dict[str, Any], base: dict[str, list[float]], n: int) -> dict[str, Any]:
-    drifts = drift_points(n)
+def summarise(
+    loop: dict[str, Any], base: dict[str, list[float]], n: int, upto: int | None = None
+) -> dict[str, Any]:
+    drifts = [d for d in drift_points(n) if upto is None or d < upto]
+    n = n if upto is None else upto
     edges = [0, *drifts, n]
     segments = [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
     acc = {"loop": [b["accuracy"] for b in loop["batches"]], **base}
@@ -330,7 +333,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="Keep the project folders.")
     parser.add_argument("--json", type=Path, default=BENCH_DIR / "results" / "drift_stream.json")
+    parser.add_argument(
+        "--partial",
+        nargs=2,
+        metavar=("LOG", "FOLDER"),
+        help="Summarise an unfinished run from its printed batches and kept project folder "
+        "(the baselines are computed on the same batches, regenerated from the seed).",
+    )
     args = parser.parse_args()
+    if args.partial:
+        partial(args, Path(args.partial[0]), Path(args.partial[1]))
+        return
     results: dict[str, Any] = {"machine": machine_info(("loopline", "scikit-learn")),
                                "args": {k: str(v) for k, v in vars(args).items()}}
     for stream in args.streams:
@@ -356,6 +369,49 @@ def main() -> None:
             print(f"kept {folder}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.json}")
+
+
+def partial(args: argparse.Namespace, log: Path, folder: Path) -> None:
+    """The summary of the batches an unfinished run printed (``--keep`` folder needed)."""
+    pattern = re.compile(r"^\s+(\w+) batch\s+(\d+): accuracy ([\d.]+) versions \[([^]]*)\] events (.*)$")
+    seen: list[dict[str, Any]] = []
+    stream = ""
+    for line in log.read_text().splitlines():
+        match = pattern.match(line)
+        if match:
+            stream = match[1]
+            events = json.loads(match[5].replace("'", '"'))
+            seen.append({"batch": int(match[2]), "accuracy": float(match[3]), "events": events})
+    rng = np.random.default_rng(args.seed)
+    make = STREAMS[stream]
+    history = make(args.history, 0, rng)
+    batches = [make(args.batch_size, concept_of(b, args.batches), rng) for b in range(args.batches)]
+    base = baselines(folder, stream, history, batches[: len(seen)], args.sliding)
+    # The events of the printed lines name kinds only: a trigger is an alarm unless it was
+    # followed by nothing but a planned refit; read the reasons from the project's store.
+    from loopline.store import Store
+
+    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+        fired = [e for e in reversed(store.events.list(kind="trigger.fired", limit=1000))]
+        windows = [e for e in reversed(store.events.list(kind="monitoring.window", limit=5000))]
+    # A check is one monitoring window; the first window of a batch's check follows it.
+    checks = [w.time for w in windows]
+    for batch in seen:
+        batch["alarms"] = []
+    for event in fired:
+        if not (event.reason or "").startswith(("drift", "decay")):
+            continue
+        index = sum(t <= event.time for t in checks) - 1  # the check it belongs to
+        if 0 <= index < len(seen):
+            seen[index]["alarms"].append(event.reason)
+    n = len(seen)
+    summary = summarise({"batches": seen}, base, args.batches, upto=n)
+    summary["batches_done"] = n
+    summary["batches"] = seen
+    print(json.dumps({stream: {k: v for k, v in summary.items() if k != "batches"}}, indent=2))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"partial": True, stream: summary}, indent=2))
     print(f"wrote {args.json}")
 
 
