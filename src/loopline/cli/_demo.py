@@ -69,6 +69,7 @@ min_rows = 100
 [triggers]
 drift = true
 decay = {{ accuracy = 0.05 }}
+cooldown = "1h"
 
 [automation]
 data_window = "reference_plus_recent"
