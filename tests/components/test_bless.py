@@ -51,6 +51,7 @@ def test_init_only_stores_parameters_and_clones() -> None:
         "absolute_margin": 0.0,
         "relative_margin": 0.01,
         "slice_min_rows": 30,
+        "beat_baseline": True,
     }
     assert clone(rule.set_params(slice_min_rows=5)).get_params()["slice_min_rows"] == 5
     assert BlessingRule(absolute_margin=-1).absolute_margin == -1  # checked in fit, not here

@@ -30,7 +30,15 @@ def test_binary_classification() -> None:
 
     evaluation = evaluate(model, X, y, task="classification")
 
-    assert set(evaluation.metrics) == {"accuracy", "f1_macro", "roc_auc", "log_loss"}
+    assert set(evaluation.metrics) == {
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "f1_macro",
+        "average_precision",
+        "roc_auc",
+        "log_loss",
+    }
     assert evaluation.metrics["roc_auc"] == pytest.approx(roc_auc_score(y, proba[:, 1]))
     assert evaluation.metrics["log_loss"] == pytest.approx(log_loss(y, proba))
     assert evaluation.skipped == {}
@@ -66,8 +74,9 @@ def test_string_labels_and_a_model_without_probabilities() -> None:
 
     evaluation = evaluate(model, X, labels, task="classification")
 
-    assert set(evaluation.metrics) == {"accuracy", "f1_macro"}
+    assert set(evaluation.metrics) == {"accuracy", "balanced_accuracy", "f1", "f1_macro"}
     assert evaluation.skipped == {
+        "average_precision": "the model has no predict_proba",
         "roc_auc": "the model has no predict_proba",
         "log_loss": "the model has no predict_proba",
     }
@@ -173,8 +182,9 @@ def test_metric_direction(metric, direction) -> None:
 
 def test_metric_direction_unknown_metric() -> None:
     message = (
-        "Unknown metric 'acuracy'. Use one of: accuracy, f1_macro, log_loss, mae, r2, rmse, "
-        "roc_auc. Did you mean 'accuracy'?"
+        "Unknown metric 'acuracy'. Use one of: accuracy, average_precision, balanced_accuracy, "
+        "f1, f1_macro, log_loss, mae, r2, rmse, roc_auc, or a custom metric as "
+        "'module:function'. Did you mean 'accuracy'?"
     )
     with pytest.raises(ConfigError, match=re.escape(message)):
         metric_direction("acuracy")

@@ -15,7 +15,15 @@ from loopline.components._select import Leaderboard, cross_validate_candidates
 from loopline.components._transform import build_preprocessor
 from loopline.errors import ConfigError, InvalidInputError
 
-CLASSIFICATION_METRICS = {"accuracy", "f1_macro", "roc_auc", "log_loss"}
+CLASSIFICATION_METRICS = {
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "f1_macro",
+    "average_precision",
+    "roc_auc",
+    "log_loss",
+}
 REGRESSION_METRICS = {"rmse", "mae", "r2"}
 
 
@@ -276,8 +284,9 @@ def test_bad_data(data, task, extra, message) -> None:
         (
             {"metric": "neg_log_loss"},
             ConfigError,
-            "Unknown metric 'neg_log_loss' for classification. Use one of: accuracy, f1_macro, "
-            "log_loss, roc_auc. Did you mean 'log_loss'?",
+            "Unknown metric 'neg_log_loss' for classification. Use one of: accuracy, "
+            "average_precision, balanced_accuracy, f1, f1_macro, log_loss, roc_auc, or a custom "
+            "metric as 'module:function'. Did you mean 'log_loss'?",
         ),
         (
             {"metric": "rmse"},

@@ -54,6 +54,9 @@ from ._steps import transform as transform
 from ._steps import tune_best as tune_best
 from ._steps import validate_data as validate_data
 from ._transform import build_preprocessor as build_preprocessor
+from ._trials import BaseTrialRunner as BaseTrialRunner
+from ._trials import InProcessTrials as InProcessTrials
+from ._trials import RayTrials as RayTrials
 from ._tune import TuningResult as TuningResult
 from ._tune import tune as tune
 from ._validate import DataValidationError as DataValidationError
@@ -61,18 +64,21 @@ from ._validate import ValidationReport as ValidationReport
 from ._validate import validate as validate
 
 __all__ = [
+    "BaseTrialRunner",
     "BlessingRule",
     "Candidate",
     "ColumnRole",
     "ColumnSchema",
     "DataValidationError",
     "Evaluation",
+    "InProcessTrials",
     "Leaderboard",
     "METRICS",
     "ModelPackage",
     "PIPELINE_NAME",
     "POLICIES",
     "ROLES",
+    "RayTrials",
     "Schema",
     "TuningResult",
     "ValidationReport",

@@ -25,7 +25,12 @@ _FITTED = ("blessed_", "reasons_", "skipped_", "metric_")
 
 
 class BlessingRule(BaseEstimator):  # type: ignore[misc]
-    """Bless a candidate if it meets absolute thresholds and is no worse than the champion.
+    """Bless a candidate if it beats the dummy baseline, meets absolute thresholds and is no
+    worse than the champion.
+
+    The baseline check uses the evaluation's ``baseline`` (the majority class or the mean,
+    fitted on the same training rows and scored on the same holdout): a model that does not
+    do strictly better than it on ``metric`` has learnt nothing useful and is not blessed.
 
     "Worse" is judged on ``metric`` overall and on every slice value present in both
     evaluations with at least ``slice_min_rows`` rows in each. A drop is tolerated up to the
@@ -39,6 +44,8 @@ class BlessingRule(BaseEstimator):  # type: ignore[misc]
         absolute_margin: Largest tolerated drop, in metric units.
         relative_margin: Largest tolerated drop, as a fraction of the champion's value.
         slice_min_rows: Fewest rows a slice value needs, in both evaluations, to be compared.
+        beat_baseline: Require the candidate to beat the dummy baseline (when its
+            evaluation has one).
 
     Attributes:
         blessed_: Whether the candidate is blessed.
@@ -64,12 +71,14 @@ class BlessingRule(BaseEstimator):  # type: ignore[misc]
         absolute_margin: float = 0.0,
         relative_margin: float = 0.0,
         slice_min_rows: int = 30,
+        beat_baseline: bool = True,
     ) -> None:
         self.metric = metric
         self.thresholds = thresholds
         self.absolute_margin = absolute_margin
         self.relative_margin = relative_margin
         self.slice_min_rows = slice_min_rows
+        self.beat_baseline = beat_baseline
 
     def fit(
         self,
@@ -98,8 +107,10 @@ class BlessingRule(BaseEstimator):  # type: ignore[misc]
                 "evaluate both models on the same task.",
                 value=champion.task,
             )
-        metric = self._check_params(candidate.task)
+        metric = self._check_params(candidate.task, candidate.metric)
         reasons = [self._threshold_reason(m, bound, candidate) for m, bound in self._bounds()]
+        if self.beat_baseline and candidate.baseline is not None:
+            reasons.insert(0, _baseline_reason(metric, candidate))
         skipped: list[dict[str, Any]] = []
         if champion is None:
             reasons.append(_first_model_reason(metric, candidate))
@@ -145,8 +156,10 @@ class BlessingRule(BaseEstimator):  # type: ignore[misc]
 
     # -- checks ------------------------------------------------------------------------
 
-    def _check_params(self, task: str) -> str:
-        metric = DEFAULT_METRICS.get(task) if self.metric is None else self.metric
+    def _check_params(self, task: str, evaluated: str | None = None) -> str:
+        """Check the settings; return the metric: ours, else the evaluation's, else the
+        task's default."""
+        metric = self.metric or evaluated or DEFAULT_METRICS.get(task)
         if metric is None:
             raise InvalidInputError(f"Unknown task {task!r} in the evaluation.", value=task)
         check_metric(metric, task)
@@ -285,8 +298,12 @@ def _reason(
     *,
     champion: float | None = None,
     threshold: float | None = None,
+    check: str | None = None,
 ) -> dict[str, Any]:
+    if check is None:
+        check = "threshold" if threshold is not None else "champion"
     return {
+        "check": check,
         "metric": metric,
         "slice": slice_name,
         "candidate": candidate,
@@ -298,8 +315,34 @@ def _reason(
     }
 
 
+def _baseline_reason(metric: str, candidate: Evaluation) -> dict[str, Any]:
+    """Whether the candidate does strictly better than the dummy baseline on ``metric``."""
+    baseline = candidate.baseline or {}
+    theirs = baseline.get("metrics", {}).get(metric)
+    value = candidate.metrics.get(metric)
+    reason = _reason(metric, None, value, check="baseline")
+    reason["baseline"] = theirs
+    what = baseline.get("description", "the dummy baseline")
+    if value is None or theirs is None:
+        reason["passed"] = True
+        reason["message"] = f"{metric} is undefined for the candidate or {what}; not compared"
+        return reason
+    delta = value - theirs
+    better = delta > 1e-12 if metric_direction(metric) == "max" else delta < -1e-12
+    reason["delta"] = delta
+    reason["passed"] = better
+    head = f"{metric} {value:.4f} vs {what} {theirs:.4f}"
+    reason["message"] = (
+        f"{head}: beats the baseline"
+        if better
+        else f"{head}: does not beat the baseline, so the model has learnt nothing useful; "
+        "it is not blessed"
+    )
+    return reason
+
+
 def _first_model_reason(metric: str, candidate: Evaluation) -> dict[str, Any]:
-    reason = _reason(metric, None, candidate.metrics.get(metric))
+    reason = _reason(metric, None, candidate.metrics.get(metric), check="first model")
     reason["passed"] = True
     reason["message"] = "no champion: first model; only the thresholds apply"
     return reason

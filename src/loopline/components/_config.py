@@ -87,10 +87,18 @@ class CandidateConfig(_Section):
 class TrainingConfig(_Section):
     """``[training]``: which algorithms are compared, how, and how long to tune."""
 
-    metric: str | None = None  # accuracy (classification) or rmse (regression) by default
+    # A built-in name (accuracy, balanced_accuracy, f1, average_precision, roc_auc, rmse, ...)
+    # or the import path "module:function" of f(y_true, y_pred) -> float. By default accuracy
+    # (balanced_accuracy for an imbalanced target) or rmse.
+    metric: str | None = None
     folds: int = Field(5, ge=2)
     trials: int = Field(20, ge=0)  # 0 skips tuning
     timeout: float | None = Field(None, gt=0)  # seconds of tuning at most
+    # Seconds that selection, tuning and the final fit together aim to stay within.
+    time_budget: float | None = Field(300.0, gt=0)
+    # Cross-validation and tuning use a stratified sample of at most this many training
+    # rows; the final model is fitted on all of them.
+    cv_rows: int = Field(20_000, ge=100)
     candidates: list[CandidateConfig] = Field(default_factory=list)  # built-ins when empty
     feature_functions: list[str] = Field(default_factory=list)  # "module:function", run first
     seed: int = 0

@@ -8,7 +8,9 @@ at every step.
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,12 +19,16 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     mean_absolute_error,
     mean_squared_error,
+    precision_recall_curve,
     r2_score,
     roc_auc_score,
+    roc_curve,
 )
 
 from ..errors import ConfigError, InvalidInputError
@@ -41,7 +47,10 @@ Direction = Literal["max", "min"]
 #: Every metric Loopline computes: name -> (task, direction in which it improves).
 METRICS: dict[str, tuple[Task, Direction]] = {
     "accuracy": ("classification", "max"),
+    "balanced_accuracy": ("classification", "max"),
+    "f1": ("classification", "max"),
     "f1_macro": ("classification", "max"),
+    "average_precision": ("classification", "max"),
     "roc_auc": ("classification", "max"),
     "log_loss": ("classification", "min"),
     "rmse": ("regression", "min"),
@@ -69,7 +78,52 @@ def metric_direction(metric: str) -> Direction:
         ConfigError: ``metric`` is not one Loopline computes.
     """
     check_metric(metric)
-    return METRICS[metric][1]
+    if metric in METRICS:
+        return METRICS[metric][1]
+    return "max" if getattr(resolve_metric(metric), "greater_is_better", True) else "min"
+
+
+def is_custom_metric(metric: str) -> bool:
+    """Whether ``metric`` is an import path (``"module:function"``) rather than a built-in."""
+    return isinstance(metric, str) and metric not in METRICS and (":" in metric or "." in metric)
+
+
+def resolve_metric(metric: str) -> Any:
+    """Import the custom metric function at ``"module:function"`` (or ``module.function``).
+
+    A custom metric is ``f(y_true, y_pred) -> float``; larger is better unless the function
+    has ``greater_is_better = False``, and it receives class probabilities instead of
+    predicted labels when it has ``needs_proba = True`` (the positive class's column for
+    two classes, the whole matrix otherwise).
+
+    Raises:
+        ConfigError: Nothing callable can be imported from ``metric``.
+    """
+    module_name, sep, attr = metric.partition(":")
+    if not sep:
+        module_name, _, attr = metric.rpartition(".")
+    hint = (
+        "Give a built-in metric name, or 'module:function' naming a function "
+        "f(y_true, y_pred) -> float importable from the project folder."
+    )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"Cannot import the metric {metric!r}: module {module_name!r} was not found ({exc}).",
+            hint=hint,
+            value=metric,
+        ) from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        found = "nothing" if function is None else f"a {type(function).__name__}"
+        raise ConfigError(
+            f"Cannot use the metric {metric!r}: module {module_name!r} has {found} named "
+            f"{attr!r}, not a function.",
+            hint=hint,
+            value=metric,
+        )
+    return function
 
 
 def check_task(task: str) -> Task:
@@ -95,8 +149,14 @@ def check_metric(metric: str, task: str | None = None) -> str:
     allowed = [name for name, (kind, _) in METRICS.items() if task is None or kind == task]
     if metric in allowed:
         return metric
+    if is_custom_metric(metric):
+        resolve_metric(metric)
+        return metric
     scope = f" for {task}" if task else ""
-    message = f"Unknown metric {metric!r}{scope}. Use one of: {', '.join(sorted(allowed))}."
+    message = (
+        f"Unknown metric {metric!r}{scope}. Use one of: {', '.join(sorted(allowed))}, "
+        "or a custom metric as 'module:function'."
+    )
     if metric in METRICS:
         message = (
             f"Metric {metric!r} is for {METRICS[metric][0]}, not {task}. "
@@ -124,6 +184,9 @@ class Evaluation:
         plots: JSON-able plot data: ``calibration`` and ``confusion_matrix`` for
             classification, ``residuals`` for regression.
         labels: The class labels, in the order of the confusion matrix (classification).
+        metric: The metric the model was chosen by (blessing compares it), if known.
+        baseline: The dummy baseline's ``{"description", "estimator", "metrics"}`` on the
+            same rows, if it was evaluated.
 
     Example:
         >>> from sklearn.datasets import load_iris
@@ -142,6 +205,8 @@ class Evaluation:
     slices: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     plots: dict[str, Any] = field(default_factory=dict)
     labels: list[Any] | None = None
+    metric: str | None = None
+    baseline: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the evaluation as plain JSON values."""
@@ -153,6 +218,8 @@ class Evaluation:
             "slices": self.slices,
             "plots": self.plots,
             "labels": self.labels,
+            "metric": self.metric,
+            "baseline": self.baseline,
         }
 
     @classmethod
@@ -166,6 +233,8 @@ class Evaluation:
             slices=dict(data.get("slices", {})),
             plots=dict(data.get("plots", {})),
             labels=data.get("labels"),
+            metric=data.get("metric"),
+            baseline=data.get("baseline"),
         )
 
 
@@ -177,6 +246,7 @@ def evaluate(
     task: str,
     slices: Mapping[str, pd.Series | Sequence[Any] | np.ndarray] | None = None,
     labels: Sequence[Any] | None = None,
+    metric: str | None = None,
 ) -> Evaluation:
     """Score a fitted model on ``X``/``y``, overall and for each value of each slice column.
 
@@ -193,6 +263,7 @@ def evaluate(
             metrics are computed for each distinct value.
         labels: Class labels in the order wanted for the confusion matrix; by default the
             model's ``classes_`` plus any other value seen in ``y``.
+        metric: The metric the model was chosen by; computed too when it is a custom one.
 
     Returns:
         The evaluation.
@@ -203,21 +274,28 @@ def evaluate(
         ConfigError: ``task`` is unknown.
     """
     task = check_task(task)
+    if metric is not None:
+        check_metric(metric, task)
+    wanted = [m for m, (kind, _) in METRICS.items() if kind == task]
+    if metric is not None and metric not in wanted:
+        wanted.append(metric)
     y_true = _as_target(y, len(X))
     y_pred = np.asarray(model.predict(X))
-    evaluation = Evaluation(task=task, n_rows=len(X))
+    evaluation = Evaluation(task=task, n_rows=len(X), metric=metric)
     if task == "classification":
         class_labels = _class_labels(model, y_true, y_pred, labels)
         proba = predict_proba_aligned(model, X, class_labels)
         evaluation.labels = [_json_scalar(v) for v in class_labels]
         evaluation.metrics, evaluation.skipped = score_predictions(
-            task, y_true, y_pred, proba=proba, labels=class_labels
+            task, y_true, y_pred, proba=proba, labels=class_labels, metrics=wanted
         )
         evaluation.plots = _classification_plots(y_true, y_pred, proba, class_labels)
     else:
         class_labels = None
         proba = None
-        evaluation.metrics, evaluation.skipped = score_predictions(task, y_true, y_pred)
+        evaluation.metrics, evaluation.skipped = score_predictions(
+            task, y_true, y_pred, metrics=wanted
+        )
         evaluation.plots = {"residuals": _residuals_sample(y_true, y_pred)}
     for name, column in (slices or {}).items():
         evaluation.slices[name] = _slice_metrics(
@@ -287,10 +365,10 @@ def _undefined_reason(
     """Say why ``metric`` cannot be computed on these rows, or None if it can."""
     if len(y_true) == 0:
         return "no rows"
-    if metric in ("roc_auc", "log_loss") and proba is None:
+    if metric in ("roc_auc", "log_loss", "average_precision") and proba is None:
         return "the model has no predict_proba"
-    if metric == "roc_auc" and len(pd.unique(y_true)) < 2:
-        return "roc_auc needs at least two classes in the true labels; these rows hold one"
+    if metric in ("roc_auc", "average_precision") and len(pd.unique(y_true)) < 2:
+        return f"{metric} needs at least two classes in the true labels; these rows hold one"
     if metric == "r2" and len(y_true) < 2:
         return "r2 needs at least two rows"
     if metric == "r2" and np.ptp(y_true.astype(float)) == 0:
@@ -308,8 +386,17 @@ def _compute(
     """Compute one defined metric."""
     if metric == "accuracy":
         return float(accuracy_score(y_true, y_pred))
-    if metric == "f1_macro":
+    if metric == "balanced_accuracy":
+        with warnings.catch_warnings():  # "y_pred contains classes not in y_true"
+            warnings.simplefilter("ignore")
+            return float(balanced_accuracy_score(y_true, y_pred))
+    if metric == "f1" and labels is not None and len(labels) == 2:
+        return float(f1_score(y_true == labels[1], y_pred == labels[1], zero_division=0))
+    if metric in ("f1", "f1_macro"):
         return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    if metric == "average_precision":
+        assert proba is not None and labels is not None
+        return _average_precision(y_true, proba, labels)
     if metric == "roc_auc":
         assert proba is not None and labels is not None
         return _roc_auc(y_true, proba, labels)
@@ -322,7 +409,43 @@ def _compute(
         return float(mean_absolute_error(y_true, y_pred))
     if metric == "r2":
         return float(r2_score(y_true, y_pred))
+    if is_custom_metric(metric):
+        return _custom(metric, y_true, y_pred, proba)
     raise ConfigError(f"Unknown metric {metric!r}.", value=metric)  # pragma: no cover - checked
+
+
+def _custom(metric: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> float:
+    """Call a custom metric function and check it returned a number."""
+    function = resolve_metric(metric)
+    if getattr(function, "needs_proba", False):
+        if proba is None:
+            raise InvalidInputError(
+                f"Custom metric {metric!r} needs class probabilities, but the model has no "
+                "predict_proba.",
+                value=metric,
+            )
+        y_pred = proba[:, 1] if proba.shape[1] == 2 else proba
+    value = function(y_true, y_pred)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"Custom metric {metric!r} must return a number. Got {type(value).__name__}.",
+            value=metric,
+        ) from None
+    return number
+
+
+def _average_precision(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[Any]) -> float:
+    """Binary average precision (PR-AUC) of the positive class, else the mean one-vs-rest."""
+    if len(labels) == 2:
+        return float(average_precision_score(y_true == labels[1], proba[:, 1]))
+    scores = []
+    for j, label in enumerate(labels):
+        positive = y_true == label
+        if positive.any() and not positive.all():
+            scores.append(average_precision_score(positive, proba[:, j]))
+    return float(np.mean(scores))
 
 
 def _roc_auc(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[Any]) -> float:
@@ -403,7 +526,119 @@ def _classification_plots(
     }
     if proba is not None:
         plots["calibration"] = _calibration(y_true, proba, labels)
+        curves = _roc_pr_curves(y_true, proba, labels)
+        if curves:
+            plots.update(curves)
     return plots
+
+
+_CURVE_POINTS = 101
+
+
+def _roc_pr_curves(
+    y_true: np.ndarray, proba: np.ndarray, labels: Sequence[Any]
+) -> dict[str, Any] | None:
+    """ROC and precision-recall curves: of the positive class (two classes), else one per
+    class against the rest (at most 10 classes); each thinned to about 100 points."""
+    if len(labels) > 10:
+        return None
+    classes = [(1, labels[1])] if len(labels) == 2 else list(enumerate(labels))
+    roc, pr = [], []
+    for j, label in classes:
+        positive = y_true == label
+        if not positive.any() or positive.all():
+            continue
+        fpr, tpr, _ = roc_curve(positive, proba[:, j])
+        precision, recall, _ = precision_recall_curve(positive, proba[:, j])
+        name = _json_scalar(label)
+        roc.append(
+            {
+                "label": name,
+                "fpr": _thin(fpr),
+                "tpr": _thin(tpr),
+                "auc": float(roc_auc_score(positive, proba[:, j])),
+            }
+        )
+        pr.append(
+            {
+                "label": name,
+                "recall": _thin(recall[::-1]),
+                "precision": _thin(precision[::-1]),
+                "average_precision": float(average_precision_score(positive, proba[:, j])),
+                "prevalence": float(positive.mean()),
+            }
+        )
+    if not roc:
+        return None
+    return {"roc": roc, "precision_recall": pr}
+
+
+def _thin(values: np.ndarray) -> list[float]:
+    """About ``_CURVE_POINTS`` evenly spaced values of a curve, first and last kept."""
+    if len(values) <= _CURVE_POINTS:
+        return [float(v) for v in values]
+    index = np.unique(np.linspace(0, len(values) - 1, _CURVE_POINTS).round().astype(int))
+    return [float(v) for v in values[index]]
+
+
+def permutation_importances(
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series | Sequence[Any] | np.ndarray,
+    *,
+    task: str,
+    metric: str,
+    max_rows: int = 2_000,
+    repeats: int = 3,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """How much ``metric`` drops when each input column is shuffled (on a sample of rows).
+
+    Args:
+        model: A fitted pipeline taking ``X``'s columns.
+        X: Held-out features.
+        y: Their true target.
+        task: ``"classification"`` or ``"regression"``.
+        metric: The metric to measure the drop in (larger drop: more important).
+        max_rows: Rows sampled (with a fixed seed) to keep it quick on large holdouts.
+        repeats: Shuffles per column.
+        random_state: Seed of the sample and the shuffles.
+
+    Returns:
+        ``{"metric", "rows", "repeats", "features": [{"feature", "mean", "std"}, ...]}``,
+        most important first; ``mean`` is in metric units, positive when shuffling hurts.
+    """
+    from sklearn.inspection import permutation_importance
+
+    y_all = _as_target(y, len(X))
+    rows = np.arange(len(X))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_rows, False))
+    X_part, y_part = X.iloc[rows], y_all[rows]
+    sign = 1.0 if metric_direction(metric) == "max" else -1.0
+    labels = _class_labels(model, y_all, y_all, None) if task == "classification" else None
+
+    def score(estimator: Any, X_: pd.DataFrame, y_: np.ndarray) -> float:
+        y_pred = np.asarray(estimator.predict(X_))
+        proba = predict_proba_aligned(estimator, X_, labels) if labels is not None else None
+        values, _ = score_predictions(
+            task, np.asarray(y_), y_pred, proba=proba, labels=labels, metrics=[metric]
+        )
+        return sign * values.get(metric, math.nan)
+
+    result = permutation_importance(
+        model, X_part, y_part, scoring=score, n_repeats=repeats, random_state=random_state
+    )
+    # Importance = score with the column intact - score with it shuffled, in "larger is
+    # better" units: positive when shuffling hurts, for rmse as for accuracy.
+    features: list[dict[str, Any]] = [
+        {"feature": str(name), "mean": float(m), "std": float(sd)}
+        for name, m, sd in zip(
+            X.columns, result.importances_mean, result.importances_std, strict=True
+        )
+    ]
+    features.sort(key=lambda f: -float(f["mean"]))
+    return {"metric": metric, "rows": len(rows), "repeats": repeats, "features": features}
 
 
 def _calibration(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[Any]) -> dict[str, Any]:

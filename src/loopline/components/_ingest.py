@@ -5,6 +5,12 @@ matches nothing fails before anything runs, and the files' sizes and modificatio
 become parameters of the ingest step: changed files invalidate its cache, unchanged ones
 are served from it. :func:`read_source` reads inside the step and :func:`check_training_frame`
 refuses data that cannot train a model, before any expensive step starts.
+
+Files inside the project folder are recorded by their path relative to it, so the span
+(and the model package that carries it) does not change when the project folder moves:
+the cache holds and no duplicate version is registered (loopline issue 10, item 10).
+Absolute paths recorded by earlier versions still read, and :func:`same_source` compares
+them with relative ones.
 """
 
 from __future__ import annotations
@@ -50,13 +56,51 @@ def resolve_source(data: DataConfig, project_dir: Path) -> dict[str, Any]:
         stat = os.stat(path)
         files.append(
             {
-                "path": path,
+                "path": _recorded_path(path, project_dir),
                 "format": data.format or _format_of(path),
                 "size": stat.st_size,
                 "mtime_ns": stat.st_mtime_ns,
             }
         )
     return {"kind": "files", "files": files, "encoding": data.encoding}
+
+
+def _recorded_path(path: str, project_dir: Path) -> str:
+    """``path`` relative to the project folder (POSIX separators) if inside it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(os.path.abspath(project_dir)).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def source_path(path: str, root: str | os.PathLike[str] | None) -> str:
+    """Where a recorded file path is now: relative ones are under the project folder ``root``."""
+    if root is None or os.path.isabs(path):
+        return path
+    return str(Path(root, path))
+
+
+def same_source(
+    recorded: dict[str, Any] | None, current: dict[str, Any], root: str | os.PathLike[str]
+) -> bool:
+    """Whether a recorded source (maybe with an earlier version's absolute paths) is ``current``.
+
+    Both are compared with every file path made absolute against the project folder.
+    """
+    if recorded is None:
+        return False
+
+    def absolute(source: dict[str, Any]) -> dict[str, Any]:
+        if source.get("kind") != "files":
+            return source
+        files = [
+            {**f, "path": os.path.normpath(source_path(f["path"], root))}
+            for f in source.get("files", [])
+        ]
+        return {**source, "files": files}
+
+    return absolute(recorded) == absolute(current)
 
 
 def _format_of(path: str) -> str:
@@ -72,17 +116,25 @@ def _format_of(path: str) -> str:
     return _FORMATS[suffix]
 
 
-def read_source(source: dict[str, Any]) -> pd.DataFrame:
+def read_source(
+    source: dict[str, Any], root: str | os.PathLike[str] | None = None
+) -> pd.DataFrame:
     """Read every file of a resolved source (or run its query) into one DataFrame.
+
+    Args:
+        source: What :func:`resolve_source` returned.
+        root: The project folder that relative file paths are under.
 
     Raises:
         InvalidInputError: A file is empty, not UTF-8, has duplicate column names, or the
             files do not share their columns.
     """
-    return read_source_with_origins(source)[0]
+    return read_source_with_origins(source, root)[0]
 
 
-def read_source_with_origins(source: dict[str, Any]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def read_source_with_origins(
+    source: dict[str, Any], root: str | os.PathLike[str] | None = None
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """``read_source``, and where the rows came from: ``{"path", "format", "rows"}`` per file
     in row order (empty for a query), so a row can be named by its file and line.
 
@@ -97,21 +149,22 @@ def read_source_with_origins(source: dict[str, Any]) -> tuple[pd.DataFrame, list
                 f"The query in [data] sql failed on {source['url']}: {exc}",
                 hint="Check the query and that the database is reachable.",
             ) from exc
+    paths = [source_path(f["path"], root) for f in source["files"]]
     frames = [
-        _read_file(f["path"], f["format"], source.get("encoding", "utf-8")) for f in source["files"]
+        _read_file(path, f["format"], source.get("encoding", "utf-8"))
+        for path, f in zip(paths, source["files"], strict=True)
     ]
     origins = [
         {"path": spec["path"], "format": spec["format"], "rows": len(frame)}
         for spec, frame in zip(source["files"], frames, strict=True)
     ]
     columns = list(frames[0].columns)
-    for spec, frame in zip(source["files"][1:], frames[1:], strict=True):
+    for path, frame in zip(paths[1:], frames[1:], strict=True):
         if list(frame.columns) != columns:
             raise InvalidInputError(
-                f"{spec['path']} has columns {list(frame.columns)}, but "
-                f"{source['files'][0]['path']} has {columns}.",
+                f"{path} has columns {list(frame.columns)}, but {paths[0]} has {columns}.",
                 hint="Every file of a glob must have the same columns in the same order.",
-                value=spec["path"],
+                value=path,
             )
     return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), origins
 

@@ -1,13 +1,19 @@
 """Model selection: cross-validate every candidate and rank them on a leaderboard.
 
 The preprocessor is cloned and fitted inside each fold together with the estimator, so
-imputation medians, scaling and category lists never see the validation rows.
+imputation medians, scaling and category lists never see the validation rows. A dummy
+baseline (the majority class with the class priors, or the mean) is cross-validated on the
+same folds, so the leaderboard shows what "no model" scores.
+
+Large data is cross-validated on a stratified sample (``max_rows``); folds run one after
+the other over all candidates, so when ``time_budget`` runs out every candidate has been
+scored on the same folds and the ranking stays fair.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +21,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError, InvalidInputError, LooplineError
 from ._candidates import Candidate
@@ -26,6 +33,7 @@ from ._evaluate import (
     predict_proba_aligned,
     score_predictions,
 )
+from ._imbalance import class_balance
 
 __all__ = [
     "Leaderboard",
@@ -47,6 +55,7 @@ class LeaderboardRow:
         skipped: Metric -> why it was undefined in some or all folds.
         fit_seconds: Total time spent fitting and scoring, over all folds.
         error: Why the candidate failed, or None.
+        folds_done: Folds it was scored on.
     """
 
     name: str
@@ -57,6 +66,7 @@ class LeaderboardRow:
     skipped: dict[str, str] = field(default_factory=dict)
     fit_seconds: float = 0.0
     error: str | None = None
+    folds_done: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the row as plain JSON values."""
@@ -69,6 +79,7 @@ class LeaderboardRow:
             "skipped": dict(self.skipped),
             "fit_seconds": self.fit_seconds,
             "error": self.error,
+            "folds_done": self.folds_done,
         }
 
     @classmethod
@@ -83,6 +94,7 @@ class LeaderboardRow:
             skipped=dict(data.get("skipped", {})),
             fit_seconds=float(data.get("fit_seconds", 0.0)),
             error=data.get("error"),
+            folds_done=int(data.get("folds_done", 0)),
         )
 
 
@@ -96,6 +108,12 @@ class Leaderboard:
         direction: ``"max"`` or ``"min"``: which way the metric improves.
         folds: Number of cross-validation folds.
         rows: One row per candidate; failed candidates and undefined scores come last.
+        baseline: The dummy baseline's scores on the same folds (not a candidate).
+        cv_rows: Rows cross-validated (a stratified sample of ``total_rows`` when large).
+        total_rows: Rows given.
+        seconds: Wall time of the whole cross-validation.
+        note: Why fewer folds than asked were run (the time budget), or None.
+        balance: The target's class balance (classification), see ``ClassBalance``.
     """
 
     task: str
@@ -103,6 +121,12 @@ class Leaderboard:
     direction: str
     folds: int
     rows: list[LeaderboardRow] = field(default_factory=list)
+    baseline: LeaderboardRow | None = None
+    cv_rows: int = 0
+    total_rows: int = 0
+    seconds: float = 0.0
+    note: str | None = None
+    balance: dict[str, Any] | None = None
 
     @property
     def best(self) -> LeaderboardRow:
@@ -128,6 +152,12 @@ class Leaderboard:
             "direction": self.direction,
             "folds": self.folds,
             "rows": [row.to_dict() for row in self.rows],
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "cv_rows": self.cv_rows,
+            "total_rows": self.total_rows,
+            "seconds": self.seconds,
+            "note": self.note,
+            "balance": self.balance,
         }
 
     @classmethod
@@ -139,7 +169,44 @@ class Leaderboard:
             direction=data["direction"],
             folds=int(data["folds"]),
             rows=[LeaderboardRow.from_dict(row) for row in data.get("rows", [])],
+            baseline=LeaderboardRow.from_dict(base) if (base := data.get("baseline")) else None,
+            cv_rows=int(data.get("cv_rows", 0)),
+            total_rows=int(data.get("total_rows", 0)),
+            seconds=float(data.get("seconds", 0.0)),
+            note=data.get("note"),
+            balance=data.get("balance"),
         )
+
+    def set_aside_slow(self, n_rows: int, limit: float) -> None:
+        """Mark candidates whose fit on ``n_rows`` rows would take over ``limit`` seconds.
+
+        They keep their scores but get an ``error`` saying why, which ranks them last; the
+        fastest candidate is never set aside, so there is always one to train.
+        """
+        usable = [r for r in self.rows if r.error is None and self.metric in r.means]
+        if not usable:
+            return
+        fastest = min(usable, key=lambda r: self.estimate_fit_seconds(r.name, n_rows))
+        for row in usable:
+            estimate = self.estimate_fit_seconds(row.name, n_rows)
+            if row is not fastest and estimate > limit:
+                row.error = (
+                    f"set aside: fitting it on all {n_rows} rows would take about "
+                    f"{estimate:.0f} s, more than the {limit:.0f} s the time budget allows"
+                )
+        self.rows.sort(key=lambda row: _rank_key(row, self.metric, self.direction))
+
+    def estimate_fit_seconds(self, name: str, n_rows: int) -> float:
+        """Seconds one fit of candidate ``name`` on ``n_rows`` rows should take.
+
+        Scaled from its cross-validation fits (slightly worse than linearly in the rows).
+        """
+        row = next((r for r in self.rows if r.name == name), None)
+        if row is None or not row.folds_done or not self.cv_rows:
+            return 0.0
+        per_fit = row.fit_seconds / row.folds_done
+        fold_rows = max(self.cv_rows * (self.folds - 1) / self.folds, 1.0)
+        return float(per_fit * max(n_rows / fold_rows, 1.0) ** 1.1)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per candidate: name, estimator, ``<metric>_mean``/``_std``, time, error."""
@@ -168,6 +235,9 @@ def cross_validate_candidates(
     time_ordered: bool = False,
     random_state: int = 0,
     n_jobs: int | None = 1,
+    max_rows: int | None = None,
+    time_budget: float | None = None,
+    progress: Progress | None = None,
 ) -> Leaderboard:
     """Cross-validate every candidate on the same folds and rank them by ``metric``.
 
@@ -181,14 +251,20 @@ def cross_validate_candidates(
         candidates: The candidates to compare.
         preprocessor: Unfitted transformer, cloned and fitted within each fold.
         task: ``"classification"`` or ``"regression"``.
-        metric: The ranking metric (a name from ``METRICS`` for the task).
+        metric: The ranking metric (a name from ``METRICS`` for the task, or a custom
+            metric's import path).
         folds: Number of folds (at least 2).
         time_ordered: Use successive time-ordered folds instead of shuffled ones.
         random_state: Seed for shuffling and for the estimators.
-        n_jobs: Number of (candidate, fold) fits to run in parallel (joblib).
+        n_jobs: Number of candidate fits of one fold to run in parallel (joblib).
+        max_rows: Cross-validate a stratified sample of at most this many rows (the
+            latest rows when ``time_ordered``); all rows when None.
+        time_budget: Seconds; no further fold is started once the folds done so far
+            suggest the next would end past it (the first fold always runs).
+        progress: Called with ``(fits done, fits in all, seconds left)`` after each fold.
 
     Returns:
-        The leaderboard, best first.
+        The leaderboard, best first, with the dummy baseline beside it.
 
     Raises:
         ConfigError: The task, metric, folds or candidates are invalid.
@@ -200,31 +276,120 @@ def cross_validate_candidates(
     _check_candidates(candidates)
     target = check_cv_data(X, y, task=task, folds=folds, time_ordered=time_ordered)
     labels = class_labels(target) if task == "classification" else None
-    splits = list(
-        make_splitter(task, folds, time_ordered, random_state).split(np.zeros(len(X)), target)
+    X_cv, y_cv = cv_sample(
+        X,
+        target,
+        task=task,
+        max_rows=max_rows,
+        folds=folds,
+        time_ordered=time_ordered,
+        random_state=random_state,
     )
-    jobs = [
-        delayed(score_fold)(
-            candidate.build_pipeline(preprocessor, random_state=random_state),
-            X,
-            target,
-            train,
-            test,
-            task=task,
-            labels=labels,
-        )
-        for candidate in candidates
-        for train, test in splits
-    ]
-    results = Parallel(n_jobs=n_jobs)(jobs)
-    rows = [
-        _summarise(candidate, results[i * len(splits) : (i + 1) * len(splits)])
-        for i, candidate in enumerate(candidates)
-    ]
-    _raise_if_all_failed(rows, results)
+    splits = list(
+        make_splitter(task, folds, time_ordered, random_state).split(np.zeros(len(X_cv)), y_cv)
+    )
+    everyone = [baseline_candidate(task), *candidates]
+    results: list[list[FoldResult]] = [[] for _ in everyone]
+    start = time.monotonic()
+    note = None
+    for fold, (train, test) in enumerate(splits):
+        elapsed = time.monotonic() - start
+        if fold and time_budget is not None and elapsed * (fold + 1) / fold > time_budget:
+            note = (
+                f"ranked on {fold} of {folds} folds: the time budget of {time_budget:.0f} s "
+                "would have run out"
+            )
+            break
+        jobs = [
+            delayed(score_fold)(
+                _pipeline(candidate, preprocessor, random_state),
+                X_cv,
+                y_cv,
+                train,
+                test,
+                task=task,
+                labels=labels,
+            )
+            for candidate in everyone
+        ]
+        for found, result in zip(results, Parallel(n_jobs=n_jobs)(jobs), strict=True):
+            found.append(result)
+        if progress is not None:
+            spent = time.monotonic() - start
+            left = spent / (fold + 1) * (len(splits) - fold - 1)
+            progress((fold + 1) * len(everyone), len(splits) * len(everyone), left)
+    rows = [_summarise(c, found) for c, found in zip(everyone, results, strict=True)]
+    baseline, rows = rows[0], rows[1:]
+    _raise_if_all_failed(rows, [r for found in results[1:] for r in found])
     direction = metric_direction(metric)
     rows.sort(key=lambda row: _rank_key(row, metric, direction))
-    return Leaderboard(task=task, metric=metric, direction=direction, folds=folds, rows=rows)
+    return Leaderboard(
+        task=task,
+        metric=metric,
+        direction=direction,
+        folds=folds,
+        rows=rows,
+        baseline=baseline,
+        cv_rows=len(X_cv),
+        total_rows=len(X),
+        seconds=time.monotonic() - start,
+        note=note,
+        balance=class_balance(target).to_dict() if task == "classification" else None,
+    )
+
+
+#: ``progress(done, total, seconds_left)``: how far a long computation is.
+Progress = Callable[[int, int, float | None], None]
+
+
+def baseline_candidate(task: str) -> Candidate:
+    """The dummy baseline: the majority class (with the class priors as probabilities), or
+    the mean of the target."""
+    if task == "classification":
+        return Candidate("baseline", "sklearn.dummy.DummyClassifier", {"strategy": "prior"})
+    return Candidate("baseline", "sklearn.dummy.DummyRegressor", {"strategy": "mean"})
+
+
+def _pipeline(candidate: Candidate, preprocessor: Any, random_state: int) -> Any:
+    if candidate.name == "baseline" and candidate.estimator.startswith("sklearn.dummy."):
+        return candidate.build()  # ignores X: no preprocessing to fit
+    return candidate.build_pipeline(preprocessor, random_state=random_state)
+
+
+def cv_sample(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    task: str,
+    max_rows: int | None,
+    folds: int,
+    time_ordered: bool = False,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """At most ``max_rows`` rows of ``X``/``y`` for cross-validation, in their original order.
+
+    Time-ordered data keeps its latest rows. Classification keeps each class's share, and
+    at least ``folds`` rows of every class so stratified folds still work; regression
+    samples uniformly. With a seed the sample is the same in selection and tuning.
+    """
+    n = len(X)
+    if max_rows is None or n <= max_rows:
+        return X, y
+    if time_ordered:
+        return X.iloc[n - max_rows :], y[n - max_rows :]
+    rng = np.random.default_rng(random_state)
+    if task != "classification":
+        keep = rng.choice(n, size=max_rows, replace=False)
+    else:
+        codes, counts = np.unique(y.astype(str), return_inverse=True, return_counts=True)[1:]
+        parts = []
+        for code, count in enumerate(counts):
+            members = np.flatnonzero(codes == code)
+            take = min(int(count), max(folds, int(round(count * max_rows / n))))
+            parts.append(rng.choice(members, size=take, replace=False))
+        keep = np.concatenate(parts)
+    keep.sort()
+    return X.iloc[keep], y[keep]
 
 
 def check_cv_data(
@@ -333,10 +498,15 @@ def score_fold(
 
     Returns:
         The fold's scores, or the exception the fit or prediction raised.
+
+    The fit runs on one thread (OpenMP and BLAS): folds are small and the cores are
+    better used by other fits; on a busy machine a multi-threaded gradient boosting on a
+    few hundred rows can take 40 times longer than on one thread.
     """
     start = time.perf_counter()
     try:
-        model.fit(X.iloc[train], y[train])
+        with threadpool_limits(limits=1):
+            model.fit(X.iloc[train], y[train])
         X_test = X.iloc[test]
         y_pred = np.asarray(model.predict(X_test))
         proba = None
@@ -356,6 +526,7 @@ def _summarise(candidate: Candidate, results: list[FoldResult]) -> LeaderboardRo
         estimator=candidate.estimator,
         params=dict(candidate.params),
         fit_seconds=float(sum(r.seconds for r in results)),
+        folds_done=len(results),
     )
     failed = next((r.error for r in results if r.error is not None), None)
     if failed is not None:

@@ -14,21 +14,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ..errors import InvalidInputError
 from ..pipeline import (
+    current_executor,
     current_run_id,
     current_store_url,
     load_artifact,
     log_artifact,
     log_metric,
     log_metrics,
+    report_progress,
     step,
 )
 from ._bless import BlessingRule
 from ._candidates import Candidate, default_candidates, infer_task, make_candidate
 from ._config import DataConfig
-from ._evaluate import Evaluation, evaluate
+from ._evaluate import Evaluation, evaluate, permutation_importances
+from ._imbalance import class_balance, default_metric
 from ._ingest import (
     check_training_frame,
     describe_span,
@@ -38,9 +42,10 @@ from ._ingest import (
 from ._policy import check_policy
 from ._roles import apply_roles, infer_roles
 from ._schema import Schema, infer_schema
-from ._select import Leaderboard, cross_validate_candidates
+from ._select import Leaderboard, baseline_candidate, cross_validate_candidates
 from ._statistics import compute_statistics
 from ._transform import build_preprocessor
+from ._trials import trials_for_executor
 from ._tune import TuningResult, tune
 from ._validate import validate
 
@@ -54,18 +59,24 @@ def feature_columns(columns: list[str], data: dict[str, Any]) -> list[str]:
 
 @step(outputs=["data", "span"])
 def ingest(
-    source: dict[str, Any], data: dict[str, Any], folds: int = 5, test_size: float = 0.2
+    source: dict[str, Any],
+    data: dict[str, Any],
+    folds: int = 5,
+    test_size: float = 0.2,
+    project_dir: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read the source, refuse data that cannot train a model, apply the column roles.
 
-    Rows whose target is missing are dropped (``[data] missing_target = "drop"``, counted
-    and named by CSV line in the span) or refused (``"fail"``). Column roles come from
+    ``source`` records files by their path relative to ``project_dir``, so the span does
+    not change when the project folder moves (only this step reads again). Rows whose
+    target is missing are dropped (``[data] missing_target = "drop"``, counted and named
+    by CSV line in the span) or refused (``"fail"``). Column roles come from
     ``[data.columns]`` or are inferred (``_roles.py``): identifier and constant columns are
     dropped, date text is parsed. The span records both under ``missing_target`` and
     ``roles``.
     """
     config = DataConfig.model_validate(data)
-    frame, origins = read_source_with_origins(source)
+    frame, origins = read_source_with_origins(source, project_dir)
     check_training_frame(frame, config, folds=folds, test_size=test_size)
     frame, missing = drop_missing_targets(
         frame, config.target, origins, policy=config.missing_target, encoding=config.encoding
@@ -216,9 +227,19 @@ def _import_function(ref: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _candidates(configs: list[dict[str, Any]], task: str) -> list[Candidate]:
+#: Shares of ``training.time_budget``: selection stops starting folds past the first, and a
+#: candidate whose final fit on all rows would take longer than the second is set aside.
+SELECT_SHARE = 0.4
+FINAL_FIT_SHARE = 0.5
+#: The final fit uses every core from this many training rows on, one below.
+THREADED_FIT_ROWS = 100_000
+
+
+def _candidates(
+    configs: list[dict[str, Any]], task: str, *, balanced: bool = False
+) -> list[Candidate]:
     if not configs:
-        return default_candidates(task)
+        return default_candidates(task, balanced=balanced)
     return [
         make_candidate(
             c["estimator"],
@@ -241,30 +262,37 @@ def select(
     folds: int = 5,
     time_ordered: bool = False,
     seed: int = 0,
+    time_budget: float | None = None,
+    cv_rows: int | None = None,
 ) -> Annotated[dict[str, Any], "leaderboard"]:
-    """Cross-validate every candidate algorithm and rank them."""
+    """Cross-validate every candidate algorithm (and the dummy baseline) and rank them.
+
+    An imbalanced classification target is reported on the leaderboard; unless a metric is
+    set it is ranked by balanced accuracy, and the built-in candidates weigh its classes.
+    """
     target, features = data["target"], feature_columns(list(train.columns), data)
     task = data.get("task") or infer_task(train[target])
+    balanced = task == "classification" and class_balance(train[target]).imbalanced
     board = cross_validate_candidates(
         train[features],
         train[target],
-        _candidates(candidates or [], task),
+        _candidates(candidates or [], task, balanced=balanced),
         preprocessor,
         task=task,
-        metric=metric or default_metric(task),
+        metric=metric or default_metric(task, train[target]),
         folds=folds,
         time_ordered=time_ordered,
         random_state=seed,
+        max_rows=cv_rows,
+        time_budget=None if time_budget is None else time_budget * SELECT_SHARE,
+        progress=report_progress,
     )
+    if time_budget is not None:
+        board.set_aside_slow(len(train), time_budget * FINAL_FIT_SHARE)
     for row in board.rows:
         if board.metric in row.means:
             log_metric(f"cv_{board.metric}.{row.name}", row.means[board.metric])
     return board.to_dict()
-
-
-def default_metric(task: str) -> str:
-    """The metric optimised when ``training.metric`` is not set."""
-    return "accuracy" if task == "classification" else "rmse"
 
 
 @step
@@ -279,20 +307,30 @@ def tune_best(
     folds: int = 3,
     time_ordered: bool = False,
     seed: int = 0,
+    time_budget: float | None = None,
+    cv_rows: int | None = None,
 ) -> Annotated[dict[str, Any], "tuning"]:
     """Tune the best candidate with Optuna; the study lives in the metadata store's database.
 
     The study's name is derived from the data, the candidate and the settings, so a search
     interrupted by a crash resumes where it stopped on the next run. Tuning uses the same
-    folds as selection, so the tuned score compares with the candidate's default score;
-    ``chosen_params`` keeps the defaults when no trial beat them.
+    folds (and sample) as selection, so the tuned score compares with the candidate's
+    default score; ``chosen_params`` keeps the defaults when no trial beat them. It gets
+    what is left of ``time_budget`` after selection and the estimated final fit. Run by the Ray executor,
+    the trials run in parallel Ray tasks sharing the study (``RayTrials``).
     """
     board = Leaderboard.from_dict(leaderboard)
     target, features = data["target"], feature_columns(list(train.columns), data)
     best = board.best
-    candidate = next(c for c in _candidates(candidates or [], board.task) if c.name == best.name)
-    if trials == 0 or not candidate.search_space:
-        return TuningResult(
+    balanced = bool((board.balance or {}).get("imbalanced"))
+    candidate = next(
+        c
+        for c in _candidates(candidates or [], board.task, balanced=balanced)
+        if c.name == best.name
+    )
+    budget, note = _tuning_budget(board, best.name, len(train), timeout, time_budget)
+    if trials == 0 or not candidate.search_space or note is not None:
+        outcome = TuningResult(
             candidate=candidate.name,
             metric=board.metric,
             direction=board.direction,
@@ -303,8 +341,12 @@ def tune_best(
             study_name="",
             history=[],
         ).to_dict()
+        outcome["note"] = note
+        outcome["spec"] = candidate.to_dict()
+        return outcome
     digest = hashlib.sha256(pd.util.hash_pandas_object(train, index=False).to_numpy().tobytes())
     digest.update(repr((candidate.to_dict(), board.metric, folds, seed, time_ordered)).encode())
+    digest.update(repr(cv_rows).encode())
     result = tune(
         train[features],
         train[target],
@@ -313,12 +355,15 @@ def tune_best(
         task=board.task,
         metric=board.metric,
         n_trials=trials,
-        timeout=timeout,
+        timeout=budget,
         storage=current_store_url(),
         study_name=f"loopline-{candidate.name}-{digest.hexdigest()[:16]}",
         folds=folds,
         random_state=seed,
         time_ordered=time_ordered,
+        max_rows=cv_rows,
+        progress=report_progress,
+        trial_runner=trials_for_executor(current_executor()),
     )
     outcome = result.to_dict()
     default = best.means.get(board.metric)
@@ -327,8 +372,37 @@ def tune_best(
     )
     outcome["default_value"] = default
     outcome["chosen_params"] = result.best_params if improved else {}
+    outcome["spec"] = candidate.to_dict()
+    outcome["budget_seconds"] = budget
     log_metric(f"tuned_{board.metric}", result.best_value)
     return outcome
+
+
+def _tuning_budget(
+    board: Leaderboard,
+    name: str,
+    n_rows: int,
+    timeout: float | None,
+    time_budget: float | None,
+) -> tuple[float | None, str | None]:
+    """Seconds tuning may take, and why it is skipped (None when it is not).
+
+    What is left of ``time_budget`` after selection and the estimated final fit on all
+    rows; tuning is skipped when that would not cover one trial (the candidate's
+    cross-validation time in selection).
+    """
+    if time_budget is None:
+        return timeout, None
+    final_fit = board.estimate_fit_seconds(name, n_rows)
+    left = time_budget - board.seconds - final_fit
+    one_trial = next((r.fit_seconds for r in board.rows if r.name == name), 0.0)
+    if left <= 0 or left < one_trial:
+        return None, (
+            f"skipped: of the time budget of {time_budget:.0f} s, selection took "
+            f"{board.seconds:.0f} s and the final fit should take about {final_fit:.0f} s, "
+            f"leaving {max(left, 0):.0f} s, less than one trial (about {one_trial:.0f} s)"
+        )
+    return (left if timeout is None else min(timeout, left)), None
 
 
 @step
@@ -343,12 +417,17 @@ def train_model(
     """Fit the final pipeline (preprocessing + the tuned estimator) on all training rows."""
     target, features = data["target"], feature_columns(list(train.columns), data)
     task = data.get("task") or infer_task(train[target])
-    candidate = next(
-        c for c in _candidates(candidates or [], task) if c.name == tuning["candidate"]
-    )
+    if "spec" in tuning:
+        candidate = Candidate.from_dict(tuning["spec"])
+    else:
+        candidate = next(
+            c for c in _candidates(candidates or [], task) if c.name == tuning["candidate"]
+        )
     params = tuning.get("chosen_params", tuning["best_params"])
     model = candidate.build_pipeline(preprocessor, params, random_state=seed)
-    return model.fit(train[features], train[target])
+    # Threads pay off only on large data; below that they cost more than they save.
+    with threadpool_limits(limits=None if len(train) >= THREADED_FIT_ROWS else 1):
+        return model.fit(train[features], train[target])
 
 
 @step
@@ -357,19 +436,82 @@ def evaluate_model(
     test: pd.DataFrame,
     data: dict[str, Any],
     slices: list[str] | None = None,
+    train: pd.DataFrame | None = None,
+    leaderboard: dict[str, Any] | None = None,
 ) -> Annotated[dict[str, Any], "evaluation"]:
-    """Holdout metrics, the same per declared slice, and the data behind the plots."""
+    """Holdout metrics, the same per declared slice, the data behind the plots, the dummy
+    baseline's holdout metrics (fitted on ``train``) and permutation feature importance
+    (in the leaderboard's metric)."""
     target, features = data["target"], feature_columns(list(test.columns), data)
     task = data.get("task") or infer_task(test[target])
+    metric = None if leaderboard is None else leaderboard["metric"]
     result = evaluate(
         model,
         test[features],
         test[target],
         task=task,
         slices={name: test[name] for name in slices or []},
+        metric=metric,
     )
+    if train is not None:
+        result.baseline = _baseline_evaluation(train, test, target, features, task, result)
+    if metric is not None and metric in result.metrics and features:
+        result.plots["permutation_importance"] = permutation_importances(
+            model, test[features], test[target], task=task, metric=metric
+        )
     log_metrics({f"test_{k}": v for k, v in result.metrics.items()})
     return result.to_dict()
+
+
+def rows_in(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str]) -> Any:
+    """A boolean array: which rows of ``frame`` also appear in ``other`` (same values in
+    ``columns``; numbers compared as floats, so 1 and 1.0 match)."""
+    import numpy as np
+
+    shared = [c for c in columns if c in frame and c in other]
+    if not shared or not len(other) or not len(frame):
+        return np.zeros(len(frame), dtype=bool)
+    return np.isin(_row_hashes(frame[shared]), _row_hashes(other[shared]))
+
+
+def _row_hashes(frame: pd.DataFrame) -> Any:
+    normal = pd.DataFrame(
+        {
+            c: pd.to_numeric(frame[c], errors="coerce").astype(float)
+            if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+            else frame[c].astype(str)
+            for c in frame.columns
+        }
+    )
+    return pd.util.hash_pandas_object(normal, index=False).to_numpy()
+
+
+def _baseline_evaluation(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    features: list[str],
+    task: str,
+    candidate: Evaluation,
+) -> dict[str, Any]:
+    """The dummy baseline fitted on the training rows and scored like the candidate."""
+    spec = baseline_candidate(task)
+    dummy = spec.build().fit(train[features], train[target])
+    scored = evaluate(
+        dummy,
+        test[features],
+        test[target],
+        task=task,
+        labels=candidate.labels,
+        metric=candidate.metric,
+    )
+    description = "the majority class" if task == "classification" else "the mean"
+    return {
+        "description": f"the dummy baseline ({description})",
+        "estimator": spec.estimator,
+        "params": dict(spec.params),
+        "metrics": scored.metrics,
+    }
 
 
 @step
@@ -385,26 +527,42 @@ def bless(
     relative_margin: float = 0.0,
     slices: list[str] | None = None,
     slice_min_rows: int = 30,
+    champion_train: int | None = None,
 ) -> Annotated[dict[str, Any], "blessing"]:
-    """Compare the candidate with the champion on the same holdout; record the verdict.
+    """Compare the candidate with the champion on holdout rows neither was trained on.
 
     ``champion`` is the artifact id of the champion's model package: it is loaded (and so
-    recorded in this step's lineage) and scored on the candidate's holdout rows.
+    recorded in this step's lineage). ``champion_train`` is the artifact id of the rows the
+    champion was fitted on: holdout rows among them are left out of the comparison (a model
+    scored on its own training rows looks better than it is), and both models are scored
+    on the rest. Without any such row the champion is not compared (the thresholds apply).
     """
     target, features = data["target"], feature_columns(list(test.columns), data)
     candidate = Evaluation.from_dict(evaluation)
     champion_evaluation = None
+    fresh = test
     if champion is not None:
         from ._package import load_package
 
         package = load_package(load_artifact(champion, "champion"))
-        champion_evaluation = evaluate(
-            package.model,
-            test[features],
-            test[target],
-            task=candidate.task,
-            slices={name: test[name] for name in slices or []},
-        )
+        if champion_train is not None:
+            seen = load_artifact(champion_train, "champion_train")
+            fresh = test[~rows_in(test, seen, [*features, target])]
+        if len(fresh):
+            candidate = evaluate(
+                model,
+                fresh[features],
+                fresh[target],
+                task=candidate.task,
+                slices={name: fresh[name] for name in slices or []},
+            )
+            champion_evaluation = evaluate(
+                package.model,
+                fresh[features],
+                fresh[target],
+                task=candidate.task,
+                slices={name: fresh[name] for name in slices or []},
+            )
     rule = BlessingRule(
         metric=metric,
         thresholds=thresholds or {},
@@ -416,6 +574,29 @@ def bless(
     verdict = rule.to_dict()
     verdict["champion"] = champion
     verdict["champion_metrics"] = champion_evaluation.metrics if champion_evaluation else None
+    verdict["compared_rows"] = len(fresh) if champion is not None else None
+    verdict["holdout_rows"] = len(test)
+    if champion is not None and not len(fresh):
+        verdict["reasons"].append(
+            {
+                "metric": rule.metric_,
+                "slice": None,
+                "candidate": None,
+                "champion": None,
+                "threshold": None,
+                "delta": None,
+                "passed": True,
+                "message": f"every one of the {len(test)} holdout rows was in the champion's "
+                "training data: the champion is not compared (only the thresholds apply)",
+            }
+        )
+    elif champion is not None and len(fresh) < len(test):
+        for reason in verdict["reasons"]:
+            if reason["slice"] is None and reason["threshold"] is None:
+                reason["message"] += (
+                    f" (on the {len(fresh)} of {len(test)} holdout rows the champion was not "
+                    "trained on)"
+                )
     return verdict
 
 

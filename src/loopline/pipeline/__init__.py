@@ -9,11 +9,13 @@ from ._pipeline import Pipeline as Pipeline
 from ._pipeline import PipelineGraph as PipelineGraph
 from ._pipeline import pipeline as pipeline
 from ._process_pool import ProcessPoolExecutor as ProcessPoolExecutor
+from ._ray import RayExecutor as RayExecutor
 from ._runner import RunListener as RunListener
 from ._runner import Runner as Runner
 from ._runner import RunResult as RunResult
 from ._step import Step as Step
 from ._step import step as step
+from ._tracking import current_executor as current_executor
 from ._tracking import current_run_id as current_run_id
 from ._tracking import current_store_url as current_store_url
 from ._tracking import load_artifact as load_artifact
@@ -21,6 +23,7 @@ from ._tracking import log_artifact as log_artifact
 from ._tracking import log_metric as log_metric
 from ._tracking import log_metrics as log_metrics
 from ._tracking import log_params as log_params
+from ._tracking import report_progress as report_progress
 from ._tracking import set_tag as set_tag
 from ._tracking import start_run as start_run
 
@@ -31,10 +34,12 @@ __all__ = [
     "Pipeline",
     "PipelineGraph",
     "ProcessPoolExecutor",
+    "RayExecutor",
     "RunListener",
     "RunResult",
     "Runner",
     "Step",
+    "current_executor",
     "current_run_id",
     "current_store_url",
     "get_executor",
@@ -45,6 +50,7 @@ __all__ = [
     "log_metrics",
     "log_params",
     "pipeline",
+    "report_progress",
     "set_tag",
     "start_run",
     "step",

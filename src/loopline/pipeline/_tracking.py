@@ -32,9 +32,12 @@ class TrackingContext:
     store: Store
     save_artifact: Callable[[Any, str], int] | None = None
     load_artifact: Callable[[int, str], Any] | None = None
+    #: The name of the executor running the step (steps may spread their own work on it).
+    executor: str = "inprocess"
     metrics: list[tuple[str, float, int | None, float]] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    progress_written: float = 0.0
 
     def flush(self) -> None:
         """Write everything buffered in one transaction."""
@@ -110,6 +113,36 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
     """
     for key, value in metrics.items():
         log_metric(key, value, step)
+
+
+#: Metric keys ``report_progress`` writes; the CLI's live view reads them.
+PROGRESS_KEYS = ("progress.done", "progress.total", "progress.seconds_left")
+_PROGRESS_EVERY_S = 1.0
+
+
+def report_progress(done: int, total: int, seconds_left: float | None = None) -> None:
+    """Say how far the current step is (``done`` of ``total``), for ``loopline run``'s view.
+
+    Written to the store at once (not buffered), at most once a second unless the step is
+    done, so another process can follow it. Outside a step or run it does nothing.
+
+    Args:
+        done: Units of work finished (trials, fits).
+        total: Units of work in all.
+        seconds_left: The estimated time to finish, if known.
+    """
+    context = _context.get()
+    if context is None:
+        return
+    now = time.time()
+    if done < total and now - context.progress_written < _PROGRESS_EVERY_S:
+        return
+    context.progress_written = now
+    context.metrics.append((PROGRESS_KEYS[0], float(done), None, now))
+    context.metrics.append((PROGRESS_KEYS[1], float(total), None, now))
+    if seconds_left is not None and math.isfinite(seconds_left):
+        context.metrics.append((PROGRESS_KEYS[2], float(max(seconds_left, 0.0)), None, now))
+    context.flush()
 
 
 def log_params(params: Mapping[str, Any]) -> None:
@@ -197,6 +230,17 @@ def current_store_url() -> str:
         InvalidInputError: Outside a step or run.
     """
     return _current("current_store_url").store.url
+
+
+def current_executor() -> str:
+    """The name of the executor running the current step (``inprocess``, ``process``, ``ray``).
+
+    A step that parallelises its own work (tuning trials) asks this to use the same engine.
+
+    Raises:
+        InvalidInputError: Outside a step or run.
+    """
+    return _current("current_executor").executor
 
 
 @contextmanager
