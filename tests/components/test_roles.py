@@ -200,3 +200,13 @@ def test_roles_of_real_public_tables() -> None:
     assert raw["Individual ID"] == "identifier"
     assert raw["Region"] == raw["Stage"] == "constant"
     assert raw["Island"] == "categorical"
+
+
+def test_a_declared_numeric_column_with_bad_text_stays_text_for_validation() -> None:
+    frame = pd.DataFrame({"m": ["1.5", "lots", "3"], "n": ["1", "2", None]})
+    roles = infer_roles(frame, declared={"m": "numeric", "n": "numeric"})
+
+    out = apply_roles(frame, roles)
+
+    assert out["m"].tolist() == ["1.5", "lots", "3"]  # validate_data will say 'lots'
+    assert out["n"].dtype == np.float64 and out["n"].iloc[1] == 2.0
