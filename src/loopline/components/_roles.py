@@ -267,7 +267,9 @@ def _check_declared(declared: Mapping[str, str], names: list[str], exclude: Sequ
                 key=f"data.columns.{name}",
                 value=role,
             )
-        if name not in names:
+        if name not in names and role not in DROPPED_ROLES:
+            # A dropped column may be absent (a retraining window of logged requests
+            # never has it); any other declared column must be there.
             raise ConfigError(
                 f"data.columns names {name!r}, which is not a column of the data.",
                 hint="Remove it from [data.columns] or fix its name.",
