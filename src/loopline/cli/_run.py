@@ -28,7 +28,9 @@ def run_command(
     from ._progress import LiveProgress
 
     settings = load_settings(project)
-    with Runner.from_settings(settings, executor=executor, listeners=[LiveProgress()]) as runner:
+    progress = LiveProgress()
+    with Runner.from_settings(settings, executor=executor, listeners=[progress]) as runner:
+        progress.store = runner.store
         if resume is not None:
             old = runner.store.runs.get(resume)
             if ref is None:

@@ -388,6 +388,22 @@ def evaluate_model(
     target, features = data["target"], feature_columns(list(test.columns), data)
     task = data.get("task") or infer_task(test[target])
     metric = None if leaderboard is None else leaderboard["metric"]
+    with threadpool_limits(limits=1):  # many small predictions: threads only add overhead
+        result = _evaluate_on_one_thread(model, train, test, data, slices, metric)
+    log_metrics({f"test_{k}": v for k, v in result.metrics.items()})
+    return result.to_dict()
+
+
+def _evaluate_on_one_thread(
+    model: Any,
+    train: pd.DataFrame | None,
+    test: pd.DataFrame,
+    data: dict[str, Any],
+    slices: list[str] | None,
+    metric: str | None,
+) -> Evaluation:
+    target, features = data["target"], feature_columns(list(test.columns), data)
+    task = data.get("task") or infer_task(test[target])
     result = evaluate(
         model,
         test[features],
@@ -402,8 +418,7 @@ def evaluate_model(
         result.plots["permutation_importance"] = permutation_importances(
             model, test[features], test[target], task=task, metric=metric
         )
-    log_metrics({f"test_{k}": v for k, v in result.metrics.items()})
-    return result.to_dict()
+    return result
 
 
 def _baseline_evaluation(
