@@ -385,8 +385,6 @@ def evaluate_model(
     """Holdout metrics, the same per declared slice, the data behind the plots, the dummy
     baseline's holdout metrics (fitted on ``train``) and permutation feature importance
     (in the leaderboard's metric)."""
-    target, features = data["target"], feature_columns(list(test.columns), data)
-    task = data.get("task") or infer_task(test[target])
     metric = None if leaderboard is None else leaderboard["metric"]
     with threadpool_limits(limits=1):  # many small predictions: threads only add overhead
         result = _evaluate_on_one_thread(model, train, test, data, slices, metric)
