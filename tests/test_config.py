@@ -263,7 +263,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed(tmp_path: Path) -> 
         ConfigError,
         match=re.escape(
             f"Unknown key run.colour in {path.resolve()}. "
-            "Allowed keys of [run]: executor, max_workers."
+            "Allowed keys of [run]: executor, max_workers, address."
         ),
     ) as info:
         load_settings()

@@ -25,17 +25,54 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, IntegrityError, InvalidInputError
 
 PROJECT_FILE = "loopline.toml"
 STATE_DIR = ".loopline"
+
+#: The one rule for the names of models and aliases (and of projects, whose name is the
+#: model's by default): they appear in URLs, file names (``model=NAME`` folders of the
+#: request log), references (``NAME@ALIAS``, ``NAME/VERSION``) and loopline.toml.
+NAME_RULE = (
+    "1 to 128 characters: ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+)
+NAME_MAX_LENGTH = 128
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+def check_name(value: object, *, what: str = "model name") -> str:
+    """Return ``value`` if it is a valid name of a model, alias or project (``NAME_RULE``).
+
+    Args:
+        value: The name to check.
+        what: What the name is, for the message (``"model name"``, ``"alias"``).
+
+    Returns:
+        The name, unchanged.
+
+    Raises:
+        InvalidInputError: The name breaks the rule; the message shows it and the rule.
+
+    Example:
+        >>> check_name("wine-quality.v2")
+        'wine-quality.v2'
+    """
+    if isinstance(value, str) and _NAME.fullmatch(value):
+        return value
+    shown = repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:80]}..."
+    raise InvalidInputError(
+        f"{shown} is not a valid {what}: a {what} has {NAME_RULE}.",
+        hint="Choose a name such as 'wine' or 'churn-model.v2'.",
+        value=value if isinstance(value, str) and len(value) <= 200 else shown,
+    )
 
 #: Sections and keys ``loopline.toml`` may hold, with their expected types.
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "project": {"name": str},
     "store": {"url": str},
     "artifacts": {"url": str},
-    "run": {"executor": str, "max_workers": int},
+    "run": {"executor": str, "max_workers": int, "address": str},
     "pipelines": {},  # any name -> "module:attr" or "path.py:attr"
 }
 
@@ -50,7 +87,11 @@ class Settings:
         store_url: SQLAlchemy URL of the metadata store.
         artifacts_url: Folder or fsspec URL of the artifact store.
         executor: Name of the executor that runs steps.
-        max_workers: Worker processes of the ``process`` executor (None: one per CPU).
+        max_workers: Worker processes of the ``process`` executor (None: one per CPU), or
+            CPUs of a private Ray the ``ray`` executor starts when no address is given.
+        ray_address: The Ray cluster of the ``ray`` executor (``auto``, ``HOST:PORT``,
+            ``ray://HOST:10001`` or ``local``); None: ``RAY_ADDRESS``, else the cluster
+            ``ray start`` runs on this machine, else a private Ray.
         pipelines: Pipeline names declared in ``[pipelines]``, with their references.
         raw: The whole parsed ``loopline.toml`` (sections other components read).
     """
@@ -61,6 +102,7 @@ class Settings:
     artifacts_url: str
     executor: str = "inprocess"
     max_workers: int | None = None
+    ray_address: str | None = None
     pipelines: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -214,16 +256,55 @@ def load_settings(project_dir: str | os.PathLike[str] | None = None) -> Settings
             f"LOOPLINE_MAX_WORKERS must be an integer. Got {max_workers!r} instead.",
             value=max_workers,
         ) from exc
+    store_url = _relative_to(store_url, root)
+    artifacts_url = _relative_to(artifacts_url, root)
+    _refuse_emptied_store(store_url, artifacts_url)
     return Settings(
         project_dir=root,
         name=data.get("project", {}).get("name") or root.name,
-        store_url=_relative_to(store_url, root),
-        artifacts_url=_relative_to(artifacts_url, root),
+        store_url=store_url,
+        artifacts_url=artifacts_url,
         executor=os.environ.get("LOOPLINE_EXECUTOR") or run.get("executor") or "inprocess",
         max_workers=max_workers,
+        ray_address=os.environ.get("LOOPLINE_RAY_ADDRESS") or run.get("address"),
         pipelines=dict(data.get("pipelines", {})),
         raw=data,
     )
+
+
+def _refuse_emptied_store(store_url: str, artifacts_url: str) -> None:
+    """Refuse a 0-byte SQLite store beside an artifact store that holds artifacts.
+
+    SQLite takes an empty file for a new, empty database, so a truncated or replaced
+    ``loopline.db`` would silently become a store that knows none of the artifacts
+    (loopline issue 10, item 10). A 0-byte file with no artifacts is a new store.
+
+    Raises:
+        IntegrityError: The store file is empty but artifacts exist.
+    """
+    sqlite = re.match(r"^sqlite(?:\+\w+)?:///(.+)$", store_url)
+    if sqlite is None or sqlite[1].startswith((":memory:", "file:")):
+        return
+    database = Path(sqlite[1].split("?", 1)[0])
+    try:
+        if database.stat().st_size != 0:
+            return
+    except OSError:
+        return  # absent: a new store
+    objects = Path(artifacts_url, "objects")
+    if "://" in artifacts_url or not objects.is_dir():
+        return
+    count = sum(1 for _ in objects.glob("*/*"))
+    if count:
+        raise IntegrityError(
+            f"The metadata store {database} is empty (0 bytes), but the artifact store "
+            f"{Path(artifacts_url)} holds {count} artifacts: the store's file was truncated "
+            "or replaced, and opening it would start a new store that knows none of them.",
+            hint="Restore the store file from a backup (with its -wal file if there is one). "
+            "To start over instead, delete the empty file and move the artifacts folder away.",
+            path=str(database),
+            artifacts=count,
+        )
 
 
 def _relative_to(url: str, root: Path) -> str:

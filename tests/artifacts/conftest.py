@@ -1,4 +1,5 @@
-"""Fixtures of the artifact tests: stores on a local folder and on fsspec's memory://."""
+"""Fixtures of the artifact tests: stores on a local folder, on fsspec's memory:// and on
+an S3-protocol server (when ``LOOPLINE_TEST_S3_ENDPOINT`` names one)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,13 @@ def artifact_store(root: Path, registry: MaterializerRegistry) -> ArtifactStore:
     return ArtifactStore(root, registry=registry)
 
 
-@pytest.fixture
-def memory_url() -> Iterator[str]:
-    """A memory:// location of its own, emptied after the test."""
+@pytest.fixture(params=["memory", "s3"])
+def remote_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A location of its own on a non-local filesystem, emptied after the test: fsspec's
+    memory://, and s3:// on the test server (a bucket of its own, skipped without one)."""
+    if request.param == "s3":
+        yield f"{request.getfixturevalue('s3_bucket')}/artifacts"
+        return
     url = f"memory://loopline-tests/{uuid.uuid4().hex}"
     yield url
     fs, path = fsspec.core.url_to_fs(url)
@@ -51,6 +56,6 @@ def memory_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def memory_store(memory_url: str, registry: MaterializerRegistry) -> ArtifactStore:
-    """An artifact store on fsspec's in-memory filesystem (the non-local code path)."""
-    return ArtifactStore(memory_url, registry=registry)
+def remote_store(remote_url: str, registry: MaterializerRegistry) -> ArtifactStore:
+    """An artifact store on ``remote_url`` (the non-local code path)."""
+    return ArtifactStore(remote_url, registry=registry)

@@ -7,6 +7,8 @@ import importlib.util
 import json
 import os
 import re
+import socket
+import uuid
 from pathlib import Path
 
 import fsspec
@@ -227,63 +229,216 @@ def test_saving_again_repairs_an_altered_blob(artifact_store: ArtifactStore) -> 
     assert artifact_store.load(blob.uri, blob.sha256, blob.materializer) == {"a": 1}
 
 
-# -- a non-local filesystem (fsspec memory://) -------------------------------------------
+# -- non-local filesystems (fsspec memory://, and S3 on a test server) ---------------------
 
 
-def test_memory_store_save_and_load(
-    memory_url: str, memory_store: ArtifactStore, system_tmp: Path
+def test_remote_store_save_and_load(
+    remote_url: str, remote_store: ArtifactStore, system_tmp: Path
 ) -> None:
-    blob = memory_store.save({"accuracy": 0.93})
+    blob = remote_store.save({"accuracy": 0.93})
     sha = json_sha({"accuracy": 0.93})
     assert blob.sha256 == sha
-    assert blob.uri.startswith("memory://")
+    assert blob.uri.startswith(remote_url.split("://")[0] + "://")
     assert blob.uri.endswith(f"/objects/{sha[:2]}/{sha}")
-    assert memory_store.exists(blob.uri)
-    assert memory_store.load(blob.uri, blob.sha256, blob.materializer) == {"accuracy": 0.93}
-    assert memory_store.save({"accuracy": 0.93}) == blob
+    assert remote_store.exists(blob.uri)
+    assert remote_store.load(blob.uri, blob.sha256, blob.materializer) == {"accuracy": 0.93}
+    assert remote_store.save({"accuracy": 0.93}) == blob
 
-    fs, path = fsspec.core.url_to_fs(memory_url)
+    fs, path = fsspec.core.url_to_fs(remote_url)
     assert fs.cat_file(f"{path}/objects/{sha[:2]}/{sha}") == json.dumps({"accuracy": 0.93}).encode()
     assert fs.find(f"{path}/tmp") == []  # staging copies were moved into place
     assert list(system_tmp.iterdir()) == []  # local scratch and download copies are gone
 
 
-def test_memory_store_missing_blob(memory_store: ArtifactStore, system_tmp: Path) -> None:
-    blob = memory_store.save([1, 2, 3])
+def test_remote_store_missing_blob(remote_store: ArtifactStore, system_tmp: Path) -> None:
+    blob = remote_store.save([1, 2, 3])
     fs, path = fsspec.core.url_to_fs(blob.uri)
     fs.rm(path)
-    assert not memory_store.exists(blob.uri)
+    assert not remote_store.exists(blob.uri)
     with pytest.raises(ArtifactNotFoundError, match=re.escape(f"its file {blob.uri} is gone")):
-        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+        remote_store.load(blob.uri, blob.sha256, blob.materializer)
 
 
-def test_memory_store_altered_blob(memory_store: ArtifactStore) -> None:
-    blob = memory_store.save([1, 2, 3])
+def test_remote_store_altered_blob(remote_store: ArtifactStore) -> None:
+    blob = remote_store.save([1, 2, 3])
     fs, path = fsspec.core.url_to_fs(blob.uri)
     fs.pipe_file(path, b"[1, 2, 4]")
     with pytest.raises(
         ArtifactIntegrityError, match=re.escape(f"The artifact at {blob.uri} was altered on disk")
     ):
-        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+        remote_store.load(blob.uri, blob.sha256, blob.materializer)
 
 
-def test_memory_store_altered_blob_leaves_no_download_behind(
-    memory_store: ArtifactStore, system_tmp: Path
+def test_remote_store_altered_blob_leaves_no_download_behind(
+    remote_store: ArtifactStore, system_tmp: Path
 ) -> None:
-    blob = memory_store.save([1, 2, 3])
+    blob = remote_store.save([1, 2, 3])
     fs, path = fsspec.core.url_to_fs(blob.uri)
     fs.pipe_file(path, b"[1, 2, 4]")
     with pytest.raises(ArtifactIntegrityError):
-        memory_store.load(blob.uri, blob.sha256, blob.materializer)
+        remote_store.load(blob.uri, blob.sha256, blob.materializer)
     assert list(system_tmp.iterdir()) == []
 
 
-def test_memory_store_failed_save_leaves_nothing(
-    memory_url: str, registry: MaterializerRegistry, memory_store: ArtifactStore, system_tmp: Path
+def test_remote_store_failed_save_leaves_nothing(
+    remote_url: str, registry: MaterializerRegistry, remote_store: ArtifactStore, system_tmp: Path
 ) -> None:
     registry.register(Partial)
     with pytest.raises(MaterializationError, match="no space left on device"):
-        memory_store.save("partial")
-    fs, path = fsspec.core.url_to_fs(memory_url)
+        remote_store.save("partial")
+    fs, path = fsspec.core.url_to_fs(remote_url)
     assert not fs.exists(f"{path}/objects") or fs.find(f"{path}/objects") == []
     assert list(system_tmp.iterdir()) == []
+
+
+# -- crashes and moves (issue 10, item 10) -----------------------------------------------
+
+_SLOW_WRITER = """
+import sys, time
+from pathlib import Path
+from loopline.artifacts import ArtifactStore, BaseMaterializer, MaterializerRegistry
+
+class Slow(BaseMaterializer):
+    name = "test.slow"
+
+    @classmethod
+    def can_save(cls, value):
+        return isinstance(value, bytes)
+
+    def _save(self, value, path):
+        with open(path, "wb") as fh:
+            fh.write(value)
+            fh.flush()
+            Path(sys.argv[2]).touch()
+            time.sleep(600)
+        return {}
+
+    def _load(self, path):
+        return path.read_bytes()
+
+registry = MaterializerRegistry()
+registry.register(Slow)
+ArtifactStore(sys.argv[1], registry=registry).save(b"x" * (8 << 20))
+"""
+
+
+def test_kill_9_mid_write_leaves_a_temp_file_the_next_store_removes(
+    root: Path, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    kept = ArtifactStore(root).save({"kept": True})
+    marker = tmp_path / "writing"
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(root), str(marker)])
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the writer never wrote"
+        time.sleep(0.05)
+    [left] = list((root / "tmp").iterdir())
+    assert left.name.startswith(f"write-{proc.pid}-") and left.stat().st_size == 8 << 20
+    assert ArtifactStore(root).removed_tmp == 0  # its writer is alive: left alone
+    assert left.exists()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    store = ArtifactStore(root)
+
+    assert store.removed_tmp == 1
+    assert list((root / "tmp").iterdir()) == []
+    assert store.load(kept.uri, kept.sha256, kept.materializer) == {"kept": True}
+
+
+def test_temp_files_of_unknown_writers_go_once_old(root: Path) -> None:
+    tmp = root / "tmp"
+    tmp.mkdir(parents=True)
+    mine = tmp / f"write-{os.getpid()}-abc"
+    recent = tmp / "write-legacy1"  # the name earlier versions gave: no pid
+    old = tmp / "write-legacy2"
+    for path in (mine, recent, old):
+        path.write_bytes(b"partial")
+    two_days_ago = os.path.getmtime(old) - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+
+    store = ArtifactStore(root)
+
+    assert store.removed_tmp == 1
+    assert sorted(p.name for p in tmp.iterdir()) == sorted([mine.name, recent.name])
+
+
+def test_errors_after_the_store_moved_name_where_the_blob_is_now(tmp_path: Path) -> None:
+    first = tmp_path / "before" / "artifacts"
+    blob = ArtifactStore(first).save({"a": 1})
+    moved = tmp_path / "after" / "artifacts"
+    moved.parent.mkdir()
+    os.rename(first, moved)
+    store = ArtifactStore(moved)
+    now = store.locate(blob.uri)
+    assert now.startswith(str(moved))
+    with open(now, "w", encoding="utf-8") as fh:
+        fh.write('{"a": 2}')
+
+    with pytest.raises(ArtifactIntegrityError, match=re.escape(f"The artifact at {now} was")):
+        store.load(blob.uri, blob.sha256, blob.materializer)
+    os.remove(now)
+    with pytest.raises(ArtifactNotFoundError, match=re.escape(f"its file {now} is gone")) as info:
+        store.verify(blob.uri, blob.sha256, blob.size)
+    assert str(first) not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (lambda p: p.write_bytes(p.read_bytes() + b" "), "its size is 9 bytes, the store recorded 8"),
+        (lambda p: p.write_bytes(p.read_bytes().replace(b"1", b"2")), "its sha256 is "),
+    ],
+    ids=["size", "bytes"],
+)
+def test_verify_checks_size_then_hash(artifact_store: ArtifactStore, tamper, message: str) -> None:
+    blob = artifact_store.save({"a": 1})
+    assert blob.size == 8
+    artifact_store.verify(blob.uri, blob.sha256, blob.size)
+    tamper(Path(blob.uri))
+    with pytest.raises(ArtifactIntegrityError, match=re.escape(message)):
+        artifact_store.verify(blob.uri, blob.sha256, blob.size)
+
+
+# -- S3 failures are ours, and never show the credentials ---------------------------------
+
+
+def test_a_missing_bucket_is_backend_unavailable_without_the_secret(
+    s3_env: dict[str, str], registry: MaterializerRegistry
+) -> None:
+    store = ArtifactStore("s3://loopline-no-such-bucket/prefix", registry=registry)
+    with pytest.raises(
+        BackendUnavailableError,
+        match=re.escape(
+            "Could not write to the artifact store at s3://loopline-no-such-bucket/prefix: "
+            "The specified bucket does not exist"
+        ),
+    ) as info:
+        store.save({"a": 1})
+    assert "AWS_ENDPOINT_URL" in info.value.hint
+    assert s3_env["AWS_SECRET_ACCESS_KEY"] not in str(info.value) + info.value.hint
+
+
+def test_an_unreachable_endpoint_is_backend_unavailable(
+    s3_env: dict[str, str], registry: MaterializerRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    fsspec.get_filesystem_class("s3").clear_instance_cache()  # one made for another endpoint
+    store = ArtifactStore(f"s3://loopline-unreachable-{uuid.uuid4().hex[:8]}/p", registry=registry)
+    with pytest.raises(
+        BackendUnavailableError, match=re.escape("Could not write to the artifact store at s3://")
+    ) as info:
+        store.save({"a": 1})
+    assert "Could not connect to the endpoint URL" in str(info.value)
+    with pytest.raises(BackendUnavailableError, match="Could not read the artifact store"):
+        store.exists(f"{store.url}/objects/ab/{'ab' * 32}")
+    fsspec.get_filesystem_class("s3").clear_instance_cache()

@@ -21,6 +21,8 @@ from loopline.monitoring import attach_feedback
 from loopline.serving import RequestLog
 from loopline.store import Store
 
+from ..conftest import StoreUrls
+
 PROJECT = """
 [data]
 source = "data/*.csv"
@@ -43,17 +45,24 @@ min_rows = 50
 drift = true
 
 [automation]
-canary_requests = 20
+canary_rows = 40
+data_window = "reference_plus_recent"
 
 {alerts}
 """
 
 
-def make_project(folder: Path, *, alerts: str = "") -> Path:
+def make_project(folder: Path, *, alerts: str = "", store_url: str | None = None) -> Path:
     (folder / "data").mkdir(parents=True)
     make_loans(1500, seed=0).to_csv(folder / "data" / "history.csv", index=False)
-    (folder / "loopline.toml").write_text(PROJECT.format(alerts=alerts))
+    store = f'[store]\nurl = "{store_url}"\n' if store_url else ""
+    (folder / "loopline.toml").write_text(PROJECT.format(alerts=alerts) + store)
     return folder
+
+
+def open_store(folder: Path) -> Store:
+    """The project's metadata store (SQLite or PostgreSQL, as its loopline.toml says)."""
+    return Store(load_settings(folder).store_url)
 
 
 def controller(folder: Path, lines: list[str] | None = None) -> Controller:
@@ -68,7 +77,7 @@ def serve_offline(
     ``right`` forces every prediction to be right (True) or wrong (False); None uses the
     model's own predictions.
     """
-    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+    with open_store(folder) as store:
         from loopline.artifacts import ArtifactStore
         from loopline.registry import Registry
 
@@ -98,12 +107,12 @@ def serve_offline(
 
 
 def events(folder: Path) -> list[Any]:
-    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+    with open_store(folder) as store:
         return list(reversed(store.events.list(limit=500)))
 
 
 def production(folder: Path) -> int:
-    with Store(f"sqlite:///{folder / '.loopline' / 'loopline.db'}") as store:
+    with open_store(folder) as store:
         return store.models.aliases("loans")["production"]
 
 
@@ -123,10 +132,12 @@ def check_canary(folder: Path, *, new_is_right: bool) -> list[str]:
 
 
 @pytest.fixture
-def bootstrapped(tmp_path: Path) -> Path:
+def bootstrapped(tmp_path: Path, store_urls: StoreUrls) -> Path:
+    """A project trained once by the controller (v1 in production), on each store backend."""
     folder = make_project(
         tmp_path / "p",
         alerts='[[alerts]]\nname = "drift"\nwhen = "drift_share > 0.3"\nsend = ["file:alerts.jsonl"]\n',
+        store_url=store_urls.new(),
     )
     with controller(folder) as c:
         kinds = c.run_once()
@@ -161,7 +172,7 @@ def test_drift_alerts_retrains_runs_a_canary_and_promotes(bootstrapped: Path) ->
     kinds = check_canary(bootstrapped, new_is_right=True)
     assert "canary.passed" in kinds and production(bootstrapped) == 2
     passed = [e for e in events(bootstrapped) if e.kind == "canary.passed"][0]
-    assert "accuracy 1.000 on 30 labelled canary records vs 0.000" in passed.reason
+    assert "on the same 60 labelled rows (30 answered by the canary)" in passed.reason
 
 
 def test_drift_a_retraining_addressed_does_not_retrain_again(bootstrapped: Path) -> None:
@@ -198,7 +209,11 @@ def test_a_worse_canary_is_not_promoted_with_the_reason(bootstrapped: Path) -> N
     kinds = check_canary(bootstrapped, new_is_right=False)
     assert "canary.failed" in kinds and production(bootstrapped) == 1
     failed = [e for e in events(bootstrapped) if e.kind == "canary.failed"][0]
-    assert "accuracy 0.000 on 30 labelled canary records vs 1.000" in failed.reason
+    assert "on the same 60 labelled rows (30 answered by the canary); worse by" in failed.reason
+    # The rejected canary gets no more traffic: its alias is gone (a server drops the slot).
+    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+        assert "staging" not in store.models.aliases("loans")
+        assert store.models.history("loans", "staging")[-1].version is None
 
 
 def test_a_candidate_that_fails_the_blessing_is_not_registered(bootstrapped: Path) -> None:
@@ -282,7 +297,7 @@ def test_a_cut_off_request_log_file_is_skipped_and_counted(bootstrapped: Path) -
     from loopline.monitoring import monitor
     from loopline.registry import Registry
 
-    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+    with open_store(bootstrapped) as store:
         registry = Registry(store, ArtifactStore(bootstrapped / ".loopline" / "artifacts"))
         result = monitor(
             registry, "loans@production", request_log=bootstrapped / ".loopline" / "requests"
@@ -294,7 +309,7 @@ def test_a_cut_off_request_log_file_is_skipped_and_counted(bootstrapped: Path) -
 
 def test_labels_for_unknown_requests_are_rejected_with_the_reason(bootstrapped: Path) -> None:
     serve_offline(bootstrapped, 1, make_loans(5, seed=3))
-    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+    with open_store(bootstrapped) as store:
         result = attach_feedback(
             store,
             bootstrapped / ".loopline" / "requests",

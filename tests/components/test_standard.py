@@ -150,7 +150,7 @@ BAD_DATA = [
     (
         "fewer rows than folds",
         lambda p: _write(p, _wine().head(3)),
-        "3 rows leave 2 for training, fewer than the 3 cross-validation folds",
+        "3 rows with a target leave 2 for training, fewer than the 3 cross-validation folds",
     ),
     (
         "duplicate column names",

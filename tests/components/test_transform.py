@@ -63,8 +63,8 @@ def test_output_is_dense_finite_float_with_expected_width() -> None:
 
     out = preprocessor.fit_transform(frame)
 
-    # 2 numeric + 3 cities + 2 tiers + 5 date parts
-    assert out.shape == (200, 12)
+    # 2 numeric + 3 cities + 2 tiers + 7 date parts
+    assert out.shape == (200, 14)
     assert out.dtype == np.float64
     assert np.isfinite(out).all()
     names = list(preprocessor.get_feature_names_out())
@@ -83,22 +83,23 @@ def test_numeric_columns_are_median_imputed_and_scaled() -> None:
     assert scaled.std() == pytest.approx(1.0)
 
 
-def test_category_counts_route_to_onehot_or_ordinal() -> None:
+def test_category_counts_route_to_onehot_or_target_encoding() -> None:
     frame = make_frame()
+    y = (frame["code"].str[1:].astype(int) % 3).to_numpy()  # three classes
     preprocessor = build_preprocessor(
         [], ["city", "code"], category_counts={"city": 3, "code": 40}, max_onehot=20
     )
 
-    out = preprocessor.fit_transform(frame)
+    out = preprocessor.fit_transform(frame, y)
 
-    assert out.shape == (200, 3 + 1)
+    assert out.shape == (200, 3 + 3)  # one-hot city; code as one mean per class
     names = list(preprocessor.get_feature_names_out())
-    assert names[-1] == "ordinal__code"
-    assert out[:, -1].max() == 39
+    assert names[-3:] == ["target__code_0", "target__code_1", "target__code_2"]
 
 
-def test_unknown_categories_are_ignored_or_minus_one() -> None:
+def test_unknown_categories_are_ignored_or_the_prior() -> None:
     train = make_frame()
+    y = (train["code"].str[1:].astype(int) >= 20).astype(int).to_numpy()
     test = train.head(2).copy()
     test["city"] = pd.Series(["tokyo", "paris"], dtype="str")
     test["code"] = pd.Series(["never-seen", "c1"], dtype="str")
@@ -106,11 +107,12 @@ def test_unknown_categories_are_ignored_or_minus_one() -> None:
         [], ["city", "code"], category_counts={"city": 3, "code": 40}, scale=False
     )
 
-    out = preprocessor.fit(train).transform(test)
+    out = preprocessor.fit(train, y).transform(test)
 
     assert out[0, :3].tolist() == [0.0, 0.0, 0.0]  # one-hot: unknown -> no column set
     assert out[1, :3].sum() == 1.0
-    assert out[0, 3] == -1.0  # ordinal: unknown -> -1
+    assert out[0, 3] == pytest.approx(y.mean())  # target encoding: unknown -> the prior
+    assert out[1, 3] < y.mean()  # c1's rows are all class 0
 
 
 def test_uncounted_categorical_is_capped_at_max_onehot() -> None:
@@ -144,7 +146,8 @@ def test_date_parts_from_datetimes_and_strings_agree() -> None:
     from_stamps = DateParts().fit_transform(pd.DataFrame({"d": stamps}))
     from_strings = DateParts().fit_transform(pd.DataFrame({"d": strings}))
 
-    assert from_stamps[0].tolist() == [2024, 3, 5, 1, 14]
+    elapsed = pd.Timestamp("2024-03-05 14:30").timestamp() / 86_400
+    assert from_stamps[0].tolist() == pytest.approx([2024, 3, 5, 1, 65, 14, elapsed])
     assert np.isnan(from_stamps[1]).all()
     np.testing.assert_array_equal(from_stamps, from_strings)
 

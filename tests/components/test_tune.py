@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import joblib
 import numpy as np
@@ -264,8 +265,9 @@ def test_trial_left_running_by_a_killed_process_is_failed_and_rerun(tmp_path) ->
     }
     tune(X, y, logreg(), preprocessor, n_trials=2, **kwargs)
     optuna.load_study(study_name="killed", storage=storage).ask()  # started, never finished
+    time.sleep(2.5)  # without heartbeats, it counts as interrupted once older than stale_after
 
-    resumed = tune(X, y, logreg(), preprocessor, n_trials=4, **kwargs)
+    resumed = tune(X, y, logreg(), preprocessor, n_trials=4, stale_after=2, **kwargs)
 
     states = [entry["state"] for entry in resumed.history]
     assert states == ["complete", "complete", "fail", "complete", "complete"]

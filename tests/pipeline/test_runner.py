@@ -171,14 +171,80 @@ def test_output_that_cannot_be_materialized(runner: Runner, returned: str, messa
         runner.run(pipeline(lambda: chosen(), name="p"))
 
 
-def test_altered_input_artifact_is_refused_not_used(runner: Runner, tmp_path: Path) -> None:
-    params = {"counter": str(tmp_path / "c"), "flag": str(tmp_path / "f")}
+class _Warnings(RunListener):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def on_step_warning(self, name: str, message: str) -> None:
+        self.seen.append((name, message))
+
+
+@pytest.mark.parametrize(
+    ("alter", "difference"),
+    [
+        (lambda path: path.write_text("[0, 0]"), "its size is"),
+        (lambda path: path.write_text(path.read_text().replace("1", "7")), "its sha256 is"),
+        (lambda path: path.unlink(), "is gone"),
+    ],
+    ids=["resized", "same-size", "deleted"],
+)
+def test_altered_cached_output_is_not_used_the_step_reruns_with_a_warning(
+    store: Store, artifacts: ArtifactStore, tmp_path: Path, alter: object, difference: str
+) -> None:
+    listener = _Warnings()
+    runner = Runner(store, artifacts, listeners=[listener])
+    counter = tmp_path / "c"
+    params = {"counter": str(counter), "flag": str(tmp_path / "f")}
     first = runner.run(chain, params)
     blob = first.outputs["numbers"]["output"]
-    Path(blob.uri).write_text("[0, 0, 0, 0]")
-    with pytest.raises(StepFailedError, match="was altered on disk") as info:
-        runner.run(chain, {**params, "factor": 5})
-    assert blob.uri in str(info.value)
+    path = Path(artifacts.locate(blob.uri))
+    alter(path)  # type: ignore[operator]
+
+    second = runner.run(chain, {**params, "factor": 5})
+
+    assert second.status == "succeeded" and second.load("scale") == [0, 5, 10, 15]
+    assert _calls(Path(str(counter) + ".numbers")) == 2  # it ran again
+    assert "numbers" not in second.cached
+    [(name, message)] = listener.seen
+    assert name == "numbers"
+    assert message.startswith(f"Output 'output' of step 'numbers' (artifact #{blob.id})")
+    assert difference in message and message.endswith("The step runs again.")
+    artifacts.verify(blob.uri, blob.sha256, blob.size)  # the rerun wrote the bytes back
+    events = store.events.list(kind="step.cache_refused")
+    assert [e.subject_id for e in events] == [second.run.id]
+    assert runner.run(chain, {**params, "factor": 5}).cached == ["numbers", "scale", "fragile"]
+
+
+def test_rerun_and_no_cache_force_steps_to_run(runner: Runner, tmp_path: Path) -> None:
+    counter = tmp_path / "c"
+    params = {"counter": str(counter), "flag": str(tmp_path / "f")}
+    runner.run(chain, params)
+
+    forced = runner.run(chain, params, rerun=["scale"])
+    everything = runner.run(chain, params, cache=False)
+
+    assert forced.cached == ["numbers", "fragile"]  # scale wrote the same bytes again
+    assert everything.cached == []
+    assert _calls(Path(str(counter) + ".numbers")) == 2
+    assert _calls(Path(str(counter) + ".scale")) == 3
+
+
+@pytest.mark.parametrize(
+    ("rerun", "message"),
+    [
+        (["scael"], "Cannot rerun step 'scael': pipeline 'chain' has no such step. Did you "
+         "mean 'scale'?"),
+        (["nope"], "Cannot rerun step 'nope': pipeline 'chain' has no such step."),
+    ],
+)
+def test_rerun_of_an_unknown_step_is_refused_before_anything_runs(
+    runner: Runner, store: Store, tmp_path: Path, rerun: list[str], message: str
+) -> None:
+    params = {"counter": str(tmp_path / "c"), "flag": str(tmp_path / "f")}
+    with pytest.raises(PipelineDefinitionError, match=re.escape(message)) as info:
+        runner.run(chain, params, rerun=rerun)
+    assert info.value.hint == "Its steps: numbers, scale, fragile."
+    assert store.runs.list() == []
 
 
 def test_deleted_output_artifact_is_recomputed(runner: Runner, tmp_path: Path) -> None:

@@ -62,3 +62,32 @@ def test_with_options_keeps_code() -> None:
     assert (g.name, g.options.cache, g.options.retries, g.after) == ("g", False, 2, ("x",))
     assert g.code_hash == f.code_hash
     assert f.options.cache is True
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ([("cpu", 2)], "The 'resources' option of step 'f' must be a mapping such as {'cpu': 2}."),
+        ({"cpu": -1}, "The 'resources' option of step 'f' asks for cpu=-1; an amount must be"),
+        ({"gpu": "one"}, "asks for gpu='one'; an amount must be a finite number >= 0."),
+        ({"cpu": float("inf")}, "asks for cpu=inf; an amount must be a finite number >= 0."),
+        ({"cpu": True}, "asks for cpu=True; an amount must be a finite number >= 0."),
+        ({"": 1}, "has a key ''; keys must be non-empty strings. Use names such as cpu, gpu"),
+    ],
+)
+def test_bad_resources(resources: object, message: str) -> None:
+    with pytest.raises(PipelineDefinitionError, match=re.escape(message)):
+
+        @step(resources=resources)
+        def f() -> None: ...
+
+
+def test_resources_are_kept_sorted_and_do_not_change_the_code_hash() -> None:
+    @step(resources={"memory": 1e9, "cpu": 2})
+    def f() -> int:
+        return 1
+
+    g = f.with_options(resources={"gpu": 1})
+    assert f.options.resources == (("cpu", 2.0), ("memory", 1e9))
+    assert g.options.resources == (("gpu", 1.0),)
+    assert g.code_hash == f.code_hash

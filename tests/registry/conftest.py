@@ -1,4 +1,8 @@
-"""A project with trained model packages, shared by the registry tests."""
+"""A project with trained model packages, shared by the registry tests.
+
+The project is trained once per module and backend; each test gets a copy of its store
+(``copy_store``) and of its artifacts.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from loopline.pipeline import Runner
 from loopline.registry import Registry
 from loopline.store import Store
 
+from ..conftest import StoreUrls, copy_store
+
 FAST = {
     "training": {
         "folds": 3,
@@ -25,8 +31,10 @@ FAST = {
 }
 
 
-def train(project: Path, *, C: float = 1.0, source: str = "wine.csv") -> Any:
-    """Run the standard pipeline once; return the run result."""
+def train(
+    project: Path, *, C: float = 1.0, source: str = "wine.csv", store_url: str | None = None
+) -> Any:
+    """Run the standard pipeline once (store: ``store_url``, else the project's SQLite file)."""
     raw = {
         "data": {"source": source, "target": "target"},
         "training": {
@@ -39,7 +47,7 @@ def train(project: Path, *, C: float = 1.0, source: str = "wine.csv") -> Any:
             ],
         },
     }
-    settings_store = Store(f"sqlite:///{project / 'loopline.db'}")
+    settings_store = Store(store_url or f"sqlite:///{project / 'loopline.db'}")
     with Runner(settings_store, ArtifactStore(project / "artifacts")) as runner:
         return runner.run(
             standard_pipeline(parse_workflow_config(raw), project, name="wine", store=runner.store)
@@ -47,22 +55,32 @@ def train(project: Path, *, C: float = 1.0, source: str = "wine.csv") -> Any:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two runs with different models in one project (trained once per module)."""
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, module_store_urls: StoreUrls
+) -> dict[str, Any]:
+    """Two runs with different models in one project (trained once per module and backend)."""
     project = tmp_path_factory.mktemp("registry")
     load_wine(as_frame=True).frame.to_csv(project / "wine.csv", index=False)
-    first = train(project, C=1.0)
-    second = train(project, C=0.01)
-    return {"project": project, "runs": [first.run.id, second.run.id]}
+    url = module_store_urls.new()
+    first = train(project, C=1.0, store_url=url)
+    second = train(project, C=0.01, store_url=url)
+    return {"project": project, "store_url": url, "runs": [first.run.id, second.run.id]}
+
+
+def copy_project(trained: dict[str, Any], folder: Path, store_urls: StoreUrls) -> str:
+    """Copy the trained project's files to ``folder`` and its store to a new one; its URL."""
+    import shutil
+
+    shutil.copytree(trained["project"], folder)
+    url = store_urls.new()
+    copy_store(trained["store_url"], url)
+    return url
 
 
 @pytest.fixture
-def registry(trained: dict[str, Any], tmp_path: Path) -> Registry:
+def registry(trained: dict[str, Any], tmp_path: Path, store_urls: StoreUrls) -> Registry:
     """A registry on a fresh copy of the trained project's store (tests stay independent)."""
-    import shutil
-
     project = tmp_path / "p"
-    shutil.copytree(trained["project"], project)
-    store = Store(f"sqlite:///{project / 'loopline.db'}")
+    store = Store(copy_project(trained, project, store_urls))
     yield Registry(store, ArtifactStore(project / "artifacts"), actor="tester")
     store.close()

@@ -10,6 +10,9 @@ import pytest
 from loopline.errors import ArtifactIntegrityError, ConflictError, InvalidInputError, NotFoundError
 from loopline.registry import Registry, parse_ref
 
+from ..conftest import StoreUrls
+from .conftest import copy_project
+
 
 def _register(
     registry: Registry, trained: dict[str, Any], index: int, policy: str = "manual"
@@ -163,22 +166,131 @@ def test_infra_validation_failure_blocks_the_alias(
         registry.promote("wine", 1)
 
 
-def test_load_model_from_a_project(trained: dict, tmp_path: Path) -> None:
-    import shutil
-
+def test_load_model_from_a_project(trained: dict, tmp_path: Path, store_urls: StoreUrls) -> None:
     import loopline
     from loopline.artifacts import ArtifactStore
     from loopline.store import Store
 
     project = tmp_path / "proj"
-    shutil.copytree(trained["project"], project)
+    url = copy_project(trained, project, store_urls)
     (project / "loopline.toml").write_text(
-        '[store]\nurl = "sqlite:///loopline.db"\n[artifacts]\nurl = "artifacts"\n'
+        f'[store]\nurl = "{url}"\n[artifacts]\nurl = "artifacts"\n'
     )
-    with Store(f"sqlite:///{project / 'loopline.db'}") as store:
+    with Store(url) as store:
         registry = Registry(store, ArtifactStore(project / "artifacts"))
         registry.register_run(trained["runs"][0], name="wine", policy="auto")
         registry.promote("wine", 1)
     model = loopline.load_model("wine@production", project_dir=project)
     frame = pd.read_csv(project / "wine.csv").drop(columns="target")
     assert len(model.predict(frame)) == len(frame)
+
+
+def _alter_in_place(registry: Registry, version: Any) -> str:
+    """Change bytes of a version's package without changing its size; return its path."""
+    record = registry.store.artifacts.get(version.artifact_id)
+    path = registry.artifacts.locate(record.uri)
+    with open(path, "r+b") as fh:
+        fh.seek(100)
+        byte = fh.read(1)
+        fh.seek(100)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    return path
+
+
+def test_an_altered_package_cannot_take_an_alias_after_infra_validation(
+    registry: Registry, trained: dict
+) -> None:
+    _register(registry, trained, 0, policy="auto")
+    registry.promote("wine", 1, alias="staging")  # infra validation ran and is recorded
+    path = _alter_in_place(registry, registry.store.models.get("wine", 1))
+
+    message = f"Version 1 of 'wine' cannot take alias 'production': The artifact at {path} was "
+    with pytest.raises(ArtifactIntegrityError, match=re.escape(message)) as info:
+        registry.promote("wine", 1)
+
+    assert "its sha256 is" in str(info.value)
+    assert "Restore the package file from a backup" in info.value.hint
+    assert (info.value.model, info.value.version) == ("wine", 1)
+    assert "production" not in registry.store.models.aliases("wine")
+    assert registry.store.events.list(kind="alias.moved")[0].payload["alias"] == "staging"
+
+
+def test_rollback_onto_an_altered_package_is_refused(registry: Registry, trained: dict) -> None:
+    _register(registry, trained, 0, policy="auto")
+    _register(registry, trained, 1, policy="auto")
+    registry.promote("wine", 1)
+    registry.promote("wine", 2)
+    _alter_in_place(registry, registry.store.models.get("wine", 1))
+
+    with pytest.raises(ArtifactIntegrityError, match="Version 1 of 'wine' cannot take alias"):
+        registry.rollback("wine")
+
+    assert registry.store.models.aliases("wine")["production"] == 2
+
+
+def test_concurrent_alias_moves_keep_one_unbroken_history(registry: Registry, trained: dict) -> None:
+    """Threads with connections of their own move one alias at once (SQLite and PostgreSQL).
+
+    Every move is kept, each names the version the one before it left (no lost update),
+    and the alias ends where the last move put it.
+    """
+    import threading
+
+    for index in (0, 1):
+        _register(registry, trained, index, policy="auto")
+    moves_per_thread, threads = 15, 6
+    barrier = threading.Barrier(threads)
+    failures: list[BaseException] = []
+
+    def mover(worker: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(moves_per_thread):
+                registry.store.models.move_alias(
+                    "wine", "staging", 1 + (worker + i) % 2, actor=f"worker-{worker}"
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=mover, args=(w,)) for w in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert failures == []
+    history = registry.store.models.history("wine", "staging")
+    assert len(history) == threads * moves_per_thread
+    assert history[0].previous is None
+    assert [m.previous for m in history[1:]] == [m.version for m in history[:-1]]
+    assert registry.store.models.aliases("wine")["staging"] == history[-1].version
+
+
+def test_concurrent_checked_moves_let_exactly_one_through(registry: Registry, trained: dict) -> None:
+    """Moves that expect the alias where it is now: one wins, the others are told it moved."""
+    import threading
+
+    for index in (0, 1):
+        _register(registry, trained, index, policy="auto")
+    registry.store.models.move_alias("wine", "staging", 1, actor="setup")
+    threads = 6
+    barrier = threading.Barrier(threads)
+    outcomes: list[str] = []
+
+    def mover(worker: int) -> None:
+        barrier.wait()
+        try:
+            registry.store.models.move_alias(
+                "wine", "staging", 2, actor=f"worker-{worker}", expect=1
+            )
+            outcomes.append("moved")
+        except ConflictError as exc:
+            assert "it moved meanwhile" in str(exc)
+            outcomes.append("conflict")
+
+    workers = [threading.Thread(target=mover, args=(w,)) for w in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert sorted(outcomes) == ["conflict"] * (threads - 1) + ["moved"]
+    assert [m.version for m in registry.store.models.history("wine", "staging")] == [1, 2]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -19,28 +18,34 @@ import uvicorn
 from sklearn.datasets import load_wine
 
 from loopline.artifacts import ArtifactStore
+from loopline.config import load_settings
 from loopline.registry import Registry
 from loopline.serving import PredictionService, ServingOptions, create_app, read_request_log
 from loopline.store import Store
 
-from ..registry.conftest import train
+from ..conftest import StoreUrls
+from ..registry.conftest import copy_project, train
 
 TOKEN, ADMIN = "s3cret-token", "admin-token"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project with two approved versions of 'wine', v1 in production, v2 in staging."""
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, module_store_urls: StoreUrls
+) -> dict[str, Any]:
+    """A project with two approved versions of 'wine', v1 in production, v2 in staging
+    (once per module and store backend)."""
     project = tmp_path_factory.mktemp("serving")
     load_wine(as_frame=True).frame.to_csv(project / "wine.csv", index=False)
-    runs = [train(project, C=1.0).run.id, train(project, C=0.001).run.id]
-    with Store(f"sqlite:///{project / 'loopline.db'}") as store:
+    url = module_store_urls.new()
+    runs = [train(project, C=c, store_url=url).run.id for c in (1.0, 0.001)]
+    with Store(url) as store:
         registry = Registry(store, ArtifactStore(project / "artifacts"))
         for run_id in runs:
             registry.register_run(run_id, name="wine", policy="auto")
         registry.promote("wine", 1)
         registry.promote("wine", 2, alias="staging")
-    return project
+    return {"project": project, "store_url": url}
 
 
 class Server:
@@ -49,8 +54,9 @@ class Server:
     def __init__(
         self, project: Path, service_args: dict[str, Any], options: ServingOptions
     ) -> None:
-        self.store = Store(f"sqlite:///{project / 'loopline.db'}")
-        self.registry = Registry(self.store, ArtifactStore(project / "artifacts"), actor="test")
+        settings = load_settings(project)
+        self.store = Store(settings.store_url)
+        self.registry = Registry(self.store, ArtifactStore(settings.artifacts_url), actor="test")
         self.project = project
         self.service = PredictionService(
             self.registry,
@@ -87,9 +93,13 @@ class Server:
 
 
 @pytest.fixture
-def project(trained: Path, tmp_path: Path) -> Path:
+def project(trained: dict[str, Any], tmp_path: Path, store_urls: StoreUrls) -> Path:
+    """A copy of the trained project (files and store), its loopline.toml naming both."""
     copy = tmp_path / "project"
-    shutil.copytree(trained, copy)
+    url = copy_project(trained, copy, store_urls)
+    (copy / "loopline.toml").write_text(
+        f'[store]\nurl = "{url}"\n[artifacts]\nurl = "artifacts"\n', encoding="utf-8"
+    )
     return copy
 
 

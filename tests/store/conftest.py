@@ -2,65 +2,29 @@
 
 Every store test runs over ``store_url``: a SQLite file under ``tmp_path`` always, and
 a PostgreSQL database when ``LOOPLINE_TEST_POSTGRES_URL`` names one (each test gets a
-schema of its own there, dropped afterwards).
+schema of its own there, dropped afterwards; see ``store_urls`` in tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-import sqlalchemy as sa
 
 from loopline.store import Artifact, Store
 
-POSTGRES_ENV = "LOOPLINE_TEST_POSTGRES_URL"
-# Read once at import: the autouse ``clean_environ`` of tests/conftest.py removes every
-# LOOPLINE_* variable before a test's fixtures run.
-POSTGRES_URL = os.environ.get(POSTGRES_ENV)
+from ..conftest import StoreUrls
 
 
-def _postgres_url() -> Iterator[str]:
-    base = POSTGRES_URL
-    assert base, "the postgresql param is skipped without it"
-    schema = f"loopline_test_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            # A plain skip mark (not skipif) so -ra folds the skips into one line per file.
-            marks=()
-            if POSTGRES_URL
-            else pytest.mark.skip(reason=f"{POSTGRES_ENV} is not set: no PostgreSQL store tests."),
-        ),
-    ]
-)
-def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+@pytest.fixture
+def store_url(store_urls: StoreUrls) -> str:
     """URL of an empty metadata store, once per available backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store' / 'loopline.db'}"
-    else:
-        yield from _postgres_url()
+    return store_urls.new()
 
 
 @pytest.fixture

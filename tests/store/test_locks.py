@@ -89,3 +89,30 @@ def test_monitoring_reports_over_time(store: Store) -> None:
         and reports[0].signals == {"rows": 10.0}
     )
     assert store.monitoring.reports("m", version=2) == []
+
+
+RACE = """
+import sys
+from loopline.errors import ConflictError
+from loopline.store import Store
+store = Store(sys.argv[1])
+sys.stdin.readline()  # start together
+try:
+    store.locks.acquire("controller")
+    print("held", flush=True)
+except ConflictError as exc:
+    print("refused", exc, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_processes_racing_for_a_lock_one_holds_it_and_the_others_are_refused(
+    store: Store, store_url: str, start_script: Callable
+) -> None:
+    racers = [start_script(RACE, store_url) for _ in range(4)]
+    for racer in racers:
+        racer.stdin.write("\n")
+        racer.stdin.flush()
+    answers = [racer.stdout.readline().strip() for racer in racers]
+    assert sorted(a.split(" ")[0] for a in answers) == ["held"] + ["refused"] * 3, answers
+    assert all("has held the lock since" in a for a in answers if a != "held")

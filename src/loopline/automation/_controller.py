@@ -11,15 +11,18 @@ retraining run. Every decision is an event in the store with its reason, so
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import LooplineError, NotFoundError, StepFailedError
-from ._config import LoopConfig, parse_loop_config
+from ._config import Amount, LoopConfig, decay_limit, parse_loop_config
+from ._window import TrainingWindow, change_point, training_window
 
 if TYPE_CHECKING:
     from ..components import WorkflowConfig
@@ -36,12 +39,12 @@ _ACTIVE_ALERTS = "controller.active_alerts"
 _LAST_SCHEDULE = "controller.last_scheduled"
 #: Per version a drift retraining made: the features whose drift it was trained for.
 _DRIFT_ADDRESSED = "controller.drift_addressed"
-
-
-def _parse_duration(text: str) -> timedelta:
-    from ..config import parse_duration
-
-    return parse_duration(text, what="monitoring.window")
+#: A retraining under way: its reasons. Still there at the next check, it was interrupted.
+_PENDING = "controller.retrain_pending"
+#: Metrics whose values are shares in [0, 1]: their standard error is binomial.
+#: Per version trained on a since_change window: when the change was, and how many rows.
+_WINDOWS = "controller.windows"
+_SHARE_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc")
 
 
 class Controller:
@@ -79,6 +82,8 @@ class Controller:
         #: The last monitoring window of :meth:`run_once` (None before, or without production).
         self.last_window: MonitoringResult | None = None
         self._drifted: list[str] = []  # the drift that fired this check's trigger, if any
+        self._window: TrainingWindow | None = None  # the data window of the last retraining
+        self._window_since: float | None = None  # ...and the time of its change point
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -115,10 +120,11 @@ class Controller:
         now = now or datetime.now(timezone.utc)
         self.store.locks.renew(LOCK)
         first = self._last_event_id()
+        interrupted = self._interrupted()
         result = self.last_window = self._monitor(now)
         if result is not None:
             self._send_alerts(result)
-        reasons = self._fired_triggers(result, manual, now)
+        reasons = interrupted + self._fired_triggers(result, manual, now)
         if self.store.state.get(_CANARY) is not None:
             if reasons:
                 self._event(
@@ -128,6 +134,21 @@ class Controller:
         elif reasons:
             self._retrain(reasons, now)
         return [e.kind for e in reversed(self.store.events.list(limit=200)) if e.id > first]
+
+    def _interrupted(self) -> list[str]:
+        """A retraining a stopped controller left unfinished: recorded, and retried now."""
+        pending = self.store.state.get(_PENDING)
+        if not pending:
+            return []
+        started = datetime.fromtimestamp(pending["started"], timezone.utc)
+        reason = (
+            f"the retraining started at {started:%Y-%m-%d %H:%M:%S} UTC by {pending['holder']} "
+            f"did not finish (the controller stopped); retrying it for: "
+            + "; ".join(pending["reasons"])
+        )
+        self._event("retrain.interrupted", self.name, reason, {"reasons": pending["reasons"]})
+        self.echo(f"retrain: {reason}")
+        return [f"resumed: {r}" for r in pending["reasons"]]
 
     def _last_event_id(self) -> int:
         latest = self.store.events.list(limit=1)
@@ -145,11 +166,15 @@ class Controller:
         if self._production() is None:
             return None
         cfg = self.loop.monitoring
+        amount = cfg.window_amount
         result = monitor(
             self.registry,
             f"{self.name}@production",
             request_log=self.request_log,
-            window=_parse_duration(cfg.window),
+            window=amount.duration,
+            last=amount.count if amount.kind == "rows" else None,
+            last_labelled=amount.count if amount.kind == "labelled_rows" else None,
+            last_requests=amount.count if amount.kind == "requests" else None,
             now=now,
             detector=DriftDetector(
                 drift_share=cfg.drift_share,
@@ -248,25 +273,77 @@ class Controller:
                         f"drift: {len(drifted)} of {result.drift.n_compared} features drifted "
                         f"({', '.join(drifted)})"
                     )
-            decay = (result.performance or {}).get("decay", {})
-            for metric, limit in triggers.decay.items():
-                if metric in decay and decay[metric] > limit:
-                    reasons.append(f"decay: {metric} fell by {decay[metric]:.3f} (limit {limit})")
+        if result is not None and cooled:
+            reasons += self._decay_reasons(result)
         if triggers.schedule and self._schedule_due(triggers.schedule, now):
             reasons.append(f"schedule: {triggers.schedule}")
         if triggers.new_data and cooled and self._new_data(production):
             reasons.append("new data: the training source changed since the production model")
+        if not reasons and cooled and self.store.state.get(_CANARY) is None:
+            reasons += self._grown(production, now)
         for reason in reasons:
             self._event("trigger.fired", self.name, reason)
             self.echo(f"trigger: {reason}")
         return reasons
 
+    def _decay_reasons(self, result: MonitoringResult) -> list[str]:
+        """Decay beyond its limit and beyond ``decay_z`` standard errors of the window."""
+        perf = result.performance or {}
+        n = int(perf.get("labelled_rows", 0))
+        if n < self.loop.monitoring.min_rows:
+            return []
+        limits = self.loop.triggers.decay
+        if limits is None:  # the default: the training metric, 5% of its holdout value
+            metric = self.workflow.training.metric or (
+                "accuracy" if "accuracy" in perf.get("metrics", {}) else "rmse"
+            )
+            limits = {metric: "5%"}
+        reasons = []
+        for metric, limit in limits.items():
+            drop = perf.get("decay", {}).get(metric)
+            value = perf.get("metrics", {}).get(metric)
+            holdout = perf.get("holdout", {}).get(metric)
+            if drop is None or value is None or holdout is None:
+                continue
+            tolerated = decay_limit(limit, holdout)
+            noise = self.loop.triggers.decay_z * _standard_error(metric, value, n)
+            if drop > tolerated and drop > noise:
+                reasons.append(
+                    f"decay: {metric} fell by {drop:.3f} to {value:.3f} on {n} labelled rows "
+                    f"(limit {tolerated:.3f}; noise {noise:.3f})"
+                )
+        return reasons
+
+    def _grown(self, production: ModelVersion, now: datetime) -> list[str]:
+        """Refit once the data since the change point the production version was trained
+        after has grown ``window_growth`` times (it learnt the new concept from few rows)."""
+        growth = self.loop.triggers.window_growth
+        info = (self.store.state.get(_WINDOWS) or {}).get(str(production.version))
+        cap = self.loop.automation.window_rows
+        if not growth or not info or info.get("since") is None:
+            return []
+        if cap is not None and info["rows"] >= cap:
+            return []
+        since = datetime.fromtimestamp(info["since"], timezone.utc)
+        count = self._data_since(since, now, Amount("labelled_rows", 1, None, "1 labelled row"))
+        if count < growth * info["rows"]:
+            return []
+        return [
+            f"grown: {count} labelled rows since the change point {production.ref} was "
+            f"trained after, {count / info['rows']:.1f} times the {info['rows']} it learnt from"
+        ]
+
     def _drift_addressed(self, production: ModelVersion, drifted: list[str]) -> bool:
         """Whether ``production`` came from a drift retraining on (at least) these features.
 
-        Its training data then held the drifted records, but its drift baseline (all of
-        its training data) still differs from them; retraining again would change nothing.
+        Only with ``reference_plus_recent``: its training data then held the drifted
+        records, but its drift baseline (the whole reference too) still differs from them, so
+        retraining again would change nothing. Windows that slide (``sliding``,
+        ``since_change``) move the baseline with the data: they retrain again after the
+        cooldown.
         """
+        if self.loop.automation.data_window != "reference_plus_recent":
+            return False
         addressed = (self.store.state.get(_DRIFT_ADDRESSED) or {}).get(str(production.version))
         return addressed is not None and set(drifted) <= set(addressed)
 
@@ -274,17 +351,42 @@ class Controller:
         return self.name in self.store.models.names()
 
     def _cooled_down(self, now: datetime) -> bool:
-        """Whether the cooldown after the last retraining run is over."""
+        """Whether the cooldown after the last successful retraining is over."""
         last = self.store.state.get(_LAST_RETRAIN)
         if not last:
             return True
-        cooldown = _parse_duration(self.loop.triggers.cooldown).total_seconds()
-        if now.timestamp() - last["time"] > cooldown:
-            return True
-        self.echo(
-            f"triggers: in the cooldown after the last retraining ({self.loop.triggers.cooldown})"
-        )
+        amount = self.loop.triggers.cooldown_amount
+        since = datetime.fromtimestamp(last["time"], timezone.utc)
+        if amount.duration is not None:
+            if now - since > amount.duration:
+                return True
+            seen = f"{_ago(now - since)} so far"
+        else:
+            count = self._data_since(since, now, amount)
+            if count >= amount.count:
+                return True
+            seen = f"{count} so far"
+        self.echo(f"triggers: in the cooldown after the last retraining ({amount}; {seen})")
         return False
+
+    def _data_since(self, since: datetime, now: datetime, amount: Amount) -> int:
+        """How many rows, requests or labelled rows were logged since ``since``."""
+        from ..serving import read_request_log
+
+        if not (self.request_log / f"model={self.name}").exists():
+            return 0
+        frame, _ = read_request_log(
+            self.request_log, self.name, since=since, until=now + timedelta(seconds=1)
+        )
+        if not len(frame):
+            return 0
+        if amount.kind == "rows":
+            return len(frame)
+        if amount.kind == "requests":
+            return int(frame["request_id"].nunique())
+        labels = self.store.monitoring.labels(self.name, frame["request_id"].unique())
+        keys = zip(frame["request_id"], frame["row"].astype(int), strict=True)
+        return sum(key in labels for key in keys)
 
     def _schedule_due(self, expression: str, now: datetime) -> bool:
         from ._cron import CronSchedule
@@ -301,53 +403,43 @@ class Controller:
 
         if production.run_id is None:
             return False
-        current = resolve_source(self.workflow.data, self.settings.project_dir)
+        from ..components._ingest import same_source
+
+        root = self.settings.project_dir
+        current = resolve_source(self.workflow.data, root)
         for step in self.store.runs.steps(production.run_id):
             if step.name == "ingest":
-                return bool(step.params.get("source") != current)
+                return not same_source(step.params.get("source"), current, root)
         return False
 
     # -- retraining --------------------------------------------------------------------------
 
     def _retrain(self, reasons: list[str], now: datetime) -> None:
-        from ..components import standard_pipeline
-        from ..pipeline import Runner
-
         production = self._production()
-        if production is not None and not any(
-            r.startswith(("manual", "schedule")) for r in reasons
-        ):
-            # Only retraining that monitoring asked for starts the cooldown.
-            self.store.state.set(
-                _LAST_RETRAIN, {"time": now.timestamp(), "version": production.version}
-            )
-        runner = Runner(self.store, self.artifacts)
+        self.store.state.set(
+            _PENDING,
+            {
+                "reasons": [r.removeprefix("resumed: ") for r in reasons],
+                "started": time.time(),
+                "holder": f"{os.uname().nodename}:{os.getpid()}",
+            },
+        )
         try:
-            config = self._training_config()
-            self._event(
-                "retrain.started",
-                self.name,
-                "; ".join(reasons),
-                {"data_window": self.loop.automation.data_window, "source": config.data.source},
-            )
-            self.echo(
-                f"retrain: training on {config.data.source} ({self.loop.automation.data_window})"
-            )
-            pipeline = standard_pipeline(
-                config,
-                self.settings.project_dir,
-                name=self.name,
-                store=self.store,
-                champion=production.artifact_id if production else None,
-            )
-            result = runner.run(pipeline, pipeline_ref="standard")
-        except (StepFailedError, LooplineError) as exc:
-            self._event("retrain.failed", self.name, str(exc))
-            self.echo(f"retrain failed: {exc} — the champion keeps serving")
-            self._dispatch_failure(str(exc))
-            return
+            result = self._run_training(reasons, production)
         finally:
-            runner.executor.shutdown()
+            # Finished one way or another (a failure is an event): nothing to resume.
+            self.store.state.set(_PENDING, None)
+        if result is None:
+            return
+        # The cooldown starts when a retraining succeeds, not when it starts (decision 0004).
+        self.store.state.set(
+            _LAST_RETRAIN,
+            {
+                "time": time.time(),
+                "version": production.version if production else None,
+                "run_id": result.run.id,
+            },
+        )
         verdict = result.load("bless", "blessing")
         if not verdict["blessed"]:
             failing = [r["message"] for r in verdict["reasons"] if not r["passed"]]
@@ -358,12 +450,71 @@ class Controller:
                 f"bless: the candidate is not blessed ({'; '.join(failing)}); nothing changes"
             )
             return
+        self._register(result, verdict, reasons, production, now)
+
+    def _run_training(self, reasons: list[str], production: ModelVersion | None) -> Any:
+        """Run the standard pipeline on the data window; None (and an event) if it failed."""
+        from ..components import standard_pipeline
+        from ..pipeline import Runner
+
+        runner = Runner(self.store, self.artifacts)
+        self._window = None
+        try:
+            config, window = self._training_config(production)
+            self._event(
+                "retrain.started",
+                self.name,
+                "; ".join(reasons),
+                {
+                    "data_window": self.loop.automation.data_window,
+                    "source": config.data.source,
+                    "rows": len(window.frame) if window else None,
+                    "window": window.description if window else "the source as configured",
+                    "since_change": window.since_change if window else None,
+                },
+            )
+            self.echo(
+                f"retrain: training on {config.data.source} ({self.loop.automation.data_window}"
+                + (f": {window.description}" if window else "")
+                + ")"
+            )
+            pipeline = standard_pipeline(
+                config,
+                self.settings.project_dir,
+                name=self.name,
+                store=self.store,
+                champion=production.artifact_id if production else None,
+            )
+            return runner.run(pipeline, pipeline_ref="standard")
+        except (StepFailedError, LooplineError) as exc:
+            self._event("retrain.failed", self.name, str(exc))
+            self.echo(f"retrain failed: {exc} — the champion keeps serving")
+            self._dispatch_failure(str(exc))
+            return None
+        finally:
+            runner.executor.shutdown()
+
+    def _register(
+        self,
+        result: Any,
+        verdict: dict[str, Any],
+        reasons: list[str],
+        production: ModelVersion | None,
+        now: datetime,
+    ) -> None:
         registered = self.registry.register_run(
             result.run.id, name=self.name, policy=self.promotion
         )
         assert registered is not None  # blessed runs always register
         version, _ = registered
-        if self._drifted and self.loop.automation.data_window != "all":
+        if self._window is not None:
+            windows = dict(self.store.state.get(_WINDOWS) or {})
+            windows[str(version.version)] = {
+                "since": self._window_since,
+                "rows": len(self._window.frame),
+            }
+            self.store.state.set(_WINDOWS, windows)
+        if self._drifted and self.loop.automation.data_window == "reference_plus_recent":
             # Trained on recent requests too: this version has seen the drifted records.
             addressed = dict(self.store.state.get(_DRIFT_ADDRESSED) or {})
             addressed[str(version.version)] = sorted(self._drifted)
@@ -379,12 +530,13 @@ class Controller:
             self._event(
                 "candidate.awaiting_approval",
                 version.ref,
-                "promotion policy is manual: approve with "
-                f"'loopline models approve {self.name} {version.version}'",
+                "promotion policy is manual: nothing reaches production until you approve it "
+                f"with 'loopline models approve {self.name} {version.version}'",
             )
             self.echo(f"hold: {version.ref} waits for 'loopline models approve'")
             return
-        if production is None or self.loop.automation.canary_requests == 0:
+        auto = self.loop.automation
+        if production is None or auto.canary_min_rows == 0:
             self.registry.promote(
                 self.name, version.version, reason="controller: " + "; ".join(reasons)
             )
@@ -396,15 +548,15 @@ class Controller:
             {
                 "version": version.version,
                 "champion": production.version,
-                "started": now.timestamp(),
+                "started": time.time(),
             },
         )
         self._event(
             "canary.started",
             version.ref,
             f"{self.name}@staging → {version.version}; production stays on {production.version} "
-            f"until {self.loop.automation.canary_requests} canary requests or "
-            f"{self.loop.automation.canary_minutes:g} minutes",
+            f"until {auto.canary_min_rows} labelled rows have come (both versions are judged on "
+            f"them) or {auto.canary_minutes:g} minutes",
         )
         self.echo(
             f"canary: {version.ref} takes the canary share of traffic "
@@ -429,54 +581,130 @@ class Controller:
             )
         )
 
-    def _training_config(self) -> WorkflowConfig:
+    def _training_config(
+        self, production: ModelVersion | None
+    ) -> tuple[WorkflowConfig, TrainingWindow | None]:
         """The workflow config whose source is the data window the policy chooses."""
-        policy = self.loop.automation.data_window
+        auto = self.loop.automation
+        policy = auto.data_window
         if policy == "all":
-            return self.workflow
+            return self.workflow, None
         from ..components import resolve_source
         from ..components._ingest import read_source
 
-        base = read_source(resolve_source(self.workflow.data, self.settings.project_dir))
-        recent = self._labelled_requests(list(base.columns))
-        if not len(recent) and policy == "reference_plus_recent":
-            return self.workflow  # nothing recent yet: the source as it is (and its cache)
-        frame = pd.concat([base, recent], ignore_index=True) if len(recent) else base
-        if policy == "sliding" and self.loop.automation.window_rows:
-            frame = frame.tail(self.loop.automation.window_rows)
+        root = self.settings.project_dir
+        base = read_source(resolve_source(self.workflow.data, root), root)
+        recent, meta = self._labelled_requests(list(base.columns))
+        if not len(recent) and policy in ("reference_plus_recent", "since_change"):
+            return self.workflow, None  # nothing recent yet: the source as it is (and its cache)
+        change_at = None
+        self._window_since = None
+        if policy == "since_change" and production is not None:
+            times = _seconds(meta["timestamp"])
+            change_at = self._change_point(recent, meta, production)
+            if change_at is not None:
+                self._window_since = float(times[change_at])
+            else:  # no new change: the one the production version was trained after, if any
+                info = (self.store.state.get(_WINDOWS) or {}).get(str(production.version))
+                if info and info.get("since") is not None and (times >= info["since"]).any():
+                    change_at = int(np.argmax(times >= info["since"]))
+                    self._window_since = float(info["since"])
+        window = training_window(
+            base,
+            recent,
+            policy=policy,
+            window_rows=auto.window_rows,
+            min_window_rows=auto.min_window_rows,
+            change_at=change_at,
+        )
+        frame = window.frame
+        self._window = window
         folder = self.settings.state_dir / "training"
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
         path = folder / f"window-{digest.hexdigest()[:16]}.parquet"
         if not path.exists():
-            frame.to_parquet(path, index=False)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            frame.to_parquet(partial, index=False)
+            partial.replace(path)  # a killed controller leaves no half-written window
         data = self.workflow.data.model_copy(update={"source": str(path), "format": "parquet"})
-        return self.workflow.model_copy(update={"data": data})
+        return self.workflow.model_copy(update={"data": data}), window
 
-    def _labelled_requests(self, columns: list[str]) -> pd.DataFrame:
-        """Logged records that have labels, as training rows (features + the target)."""
+    def _change_point(
+        self, recent: pd.DataFrame, meta: pd.DataFrame, production: ModelVersion
+    ) -> int | None:
+        """Position in ``recent`` of the first row after the latest change, if one is clear.
+
+        Looked for in the production version's own answers (one model, so a shift in its
+        errors is a shift in the data): its per-row errors, else the drifted features.
+        """
+        target = self.workflow.data.target
+        mine = np.flatnonzero(meta["version"].astype(str).to_numpy() == str(production.version))
+        if len(mine) < 60:
+            return None
+        truth, predicted = recent[target].to_numpy()[mine], meta["prediction"].to_numpy()[mine]
+        if self._classification(truth):
+            errors = (_as_text(predicted) != _as_text(truth)).astype(float)
+        else:
+            errors = np.abs(
+                pd.to_numeric(pd.Series(predicted), errors="coerce").to_numpy(dtype=float)
+                - pd.to_numeric(pd.Series(truth), errors="coerce").to_numpy(dtype=float)
+            )
+        found = change_point(errors, increase_only=True)
+        if found is None:
+            for feature in self._drifted:
+                if feature not in recent:
+                    continue
+                values = pd.to_numeric(recent[feature].iloc[mine], errors="coerce").to_numpy()
+                candidate = change_point(values)
+                if candidate is not None and (
+                    found is None or abs(candidate.statistic) > abs(found.statistic)
+                ):
+                    found = candidate
+        return int(mine[found.index]) if found is not None else None
+
+    def _classification(self, truth: np.ndarray) -> bool:
+        task = self.workflow.data.task
+        if task is not None:
+            return task == "classification"
+        return truth.dtype.kind not in "fc" or len(np.unique(truth)) <= 20
+
+    def _labelled_requests(self, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Logged records that have labels, as training rows (features + the target), oldest
+        first; and beside them their ``timestamp``, ``version`` and ``prediction``."""
         from ..serving import read_request_log
 
         target = self.workflow.data.target
+        empty = pd.DataFrame(columns=columns), pd.DataFrame(
+            columns=["timestamp", "version", "prediction"]
+        )
         if not (self.request_log / f"model={self.name}").exists():
-            return pd.DataFrame(columns=columns)
+            return empty
         frame, _ = read_request_log(self.request_log, self.name)
         labels = self.store.monitoring.labels(self.name)
         if not len(frame) or not labels:
-            return pd.DataFrame(columns=columns)
+            return empty
         keys = list(zip(frame["request_id"], frame["row"].astype(int), strict=True))
         mask = [key in labels for key in keys]
-        labelled = frame[mask]
+        labelled = frame[mask].reset_index(drop=True)
         rows = pd.DataFrame(
             {c: labelled[f"in.{c}"].to_numpy() for c in columns if f"in.{c}" in labelled}
         )
         rows[target] = [labels[key] for key, keep in zip(keys, mask, strict=True) if keep]
-        return rows[[c for c in columns if c in rows]]
+        meta = pd.DataFrame(
+            {
+                "timestamp": labelled["timestamp"].to_numpy(),
+                "version": labelled["version"].to_numpy(),
+                "prediction": labelled["out.prediction"].to_numpy()
+                if "out.prediction" in labelled
+                else np.full(len(labelled), np.nan),
+            }
+        )
+        return rows[[c for c in columns if c in rows]], meta
 
     # -- the canary --------------------------------------------------------------------------
 
     def _check_canary(self, now: datetime) -> None:
-        from ..monitoring import window_performance
         from ..serving import read_request_log
 
         canary = self.store.state.get(_CANARY)
@@ -487,54 +715,114 @@ class Controller:
             frame, _ = read_request_log(
                 self.request_log, self.name, since=started, until=now + timedelta(seconds=1)
             )
-        versions = frame["version"].astype(str) if len(frame) else pd.Series(dtype=str)
-        canary_rows = frame[versions == str(canary["version"])] if len(frame) else frame
-        champion_rows = frame[versions == str(canary["champion"])] if len(frame) else frame
-        served = int(canary_rows["request_id"].nunique()) if len(canary_rows) else 0
+        versions = {str(canary["version"]), str(canary["champion"])}
+        if len(frame):
+            frame = frame[frame["version"].astype(str).isin(versions)].reset_index(drop=True)
+        labels = self.store.monitoring.labels(self.name, frame["request_id"].unique()) if len(
+            frame
+        ) else {}
+        keys = list(zip(frame["request_id"], frame["row"].astype(int), strict=True)) if len(
+            frame
+        ) else []
+        mask = np.array([key in labels for key in keys], dtype=bool)
+        labelled = frame[mask].reset_index(drop=True) if len(frame) else frame
+        truth = np.array([labels[k] for k, keep in zip(keys, mask, strict=True) if keep])
         elapsed = now.timestamp() - canary["started"]
-        if served < auto.canary_requests and elapsed < auto.canary_minutes * 60:
+        if len(labelled) < auto.canary_min_rows and elapsed < auto.canary_minutes * 60:
             self.echo(
-                f"canary: {served}/{auto.canary_requests} requests served by version "
-                f"{canary['version']}"
+                f"canary: {len(labelled)}/{auto.canary_min_rows} labelled rows since version "
+                f"{canary['version']} became the canary"
             )
             return
         ref_c, ref_p = f"{self.name}/{canary['version']}", f"{self.name}/{canary['champion']}"
-        perf_c = window_performance(
-            self.store, self.name, self.registry.load_package(ref_c), canary_rows
-        )
-        perf_p = window_performance(
-            self.store, self.name, self.registry.load_package(ref_p), champion_rows
-        )
-        worse, why = self._canary_worse(perf_c, perf_p, served)
+        worse, why = self._canary_worse(labelled, truth, canary)
         self.store.state.set(_CANARY, None)
         if worse:
+            self.registry.clear_alias(
+                self.name, "staging", reason=f"canary failed: {ref_c} is worse than {ref_p}"
+            )
             self._event("canary.failed", ref_c, why)
             self.echo(
                 f"canary: {ref_c} is worse than {ref_p} ({why}); production stays on "
-                f"{canary['champion']}"
+                f"{canary['champion']} and {self.name}@staging is removed (no more canary traffic)"
             )
             return
         self._event("canary.passed", ref_c, why)
         self.registry.promote(self.name, canary["version"], reason=f"canary passed: {why}")
+        self.registry.clear_alias(self.name, "staging", reason="canary passed: promoted")
         self.echo(f"promote: {self.name}@production → {canary['version']} ({why})")
 
     def _canary_worse(
-        self, canary: dict[str, Any] | None, champion: dict[str, Any] | None, served: int
+        self, labelled: pd.DataFrame, truth: np.ndarray, canary: dict[str, Any]
     ) -> tuple[bool, str]:
+        """Both versions on the same labelled rows since the canary started: each one's own
+        answer where it served the row, its offline prediction elsewhere (neither was
+        trained on these rows). Worse only beyond ``canary_margin`` and ``canary_z``
+        standard errors of the paired difference."""
         from ..components import metric_direction
+        from ..components._evaluate import score_predictions
 
-        if not canary or not champion:
-            return False, f"{served} canary requests, no labels to compare yet: not worse on errors"
-        metric = self.workflow.training.metric or next(iter(sorted(canary["metrics"])), "accuracy")
-        if metric not in canary["metrics"] or metric not in champion["metrics"]:
-            return False, f"{metric} not available for both: judged not worse"
-        c, p = canary["metrics"][metric], champion["metrics"][metric]
+        if not len(labelled):
+            return False, "no labelled rows since the canary started: judged not worse"
+        served = labelled["version"].astype(str).to_numpy()
+        by_canary = int((served == str(canary["version"])).sum())
+        answers = {}
+        task = "classification"
+        for role in ("version", "champion"):
+            number = canary[role]
+            package = self.registry.load_package(f"{self.name}/{number}")
+            task = package.task
+            logged = labelled["out.prediction"].to_numpy(dtype=object)
+            own = served == str(number)
+            prediction = logged.copy()
+            if (~own).any():
+                inputs = pd.DataFrame(
+                    {f: labelled.loc[~own, f"in.{f}"].to_numpy() for f in package.features}
+                )
+                prediction[~own] = package.model.predict(inputs)
+            answers[role] = prediction
+        metric = self.workflow.training.metric or ("accuracy" if task == "classification" else "rmse")
+        y = truth
+        if task == "classification":
+            y = _as_text(truth)
+            answers = {k: _as_text(v) for k, v in answers.items()}
+        else:
+            y = truth.astype(float)
+            answers = {k: v.astype(float) for k, v in answers.items()}
+
+        def score(rows: np.ndarray) -> tuple[float, float]:
+            values = []
+            for role in ("version", "champion"):
+                got, _ = score_predictions(task, y[rows], answers[role][rows], metrics=[metric])
+                values.append(got.get(metric, float("nan")))
+            return values[0], values[1]
+
+        everything = np.arange(len(y))
+        c, p = score(everything)
+        if np.isnan(c) or np.isnan(p):
+            return False, f"{metric} not available on the canary rows: judged not worse"
         drop = (p - c) if metric_direction(metric) == "max" else (c - p)
+        if metric == "accuracy":
+            diff = (answers["version"] == y).astype(float) - (answers["champion"] == y).astype(
+                float
+            )
+            se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
+        else:  # a paired bootstrap of the difference
+            rng = np.random.default_rng(0)
+            draws = []
+            for _ in range(100):
+                rows = rng.integers(0, len(y), len(y))
+                a, b = score(rows)
+                draws.append((b - a) if metric_direction(metric) == "max" else (a - b))
+            se = float(np.nanstd(draws))
+        auto = self.loop.automation
+        allowed = max(auto.canary_margin, auto.canary_z * se)
         text = (
-            f"{metric} {c:.3f} on {canary['labelled_rows']} labelled canary records vs "
-            f"{p:.3f} on {champion['labelled_rows']} of the champion"
+            f"{metric} {c:.3f} vs {p:.3f} of the champion on the same {len(y)} labelled rows "
+            f"({by_canary} answered by the canary); worse by {max(drop, 0.0):.3f}, "
+            f"tolerated {allowed:.3f} ({auto.canary_z:g} standard errors of the difference)"
         )
-        return drop > self.loop.automation.canary_margin, text
+        return drop > allowed, text
 
     # -- events ------------------------------------------------------------------------------
 
@@ -555,3 +843,37 @@ def request_retrain(settings: Settings) -> None:
         store.events.append(
             "retrain.requested", "project", settings.name, reason="loopline retrain"
         )
+
+
+def _standard_error(metric: str, value: float, n: int) -> float:
+    """The standard error of a metric measured on ``n`` rows (approximate)."""
+    if n <= 0:
+        return float("inf")
+    if metric in _SHARE_METRICS:
+        return float(np.sqrt(max(value * (1 - value), 1.0 / n) / n))
+    if metric in ("rmse", "mae"):
+        return abs(value) / float(np.sqrt(2 * n))
+    return 0.0
+
+
+def _as_text(values: np.ndarray) -> np.ndarray:
+    """Labels as text, with 1, 1.0 and "1" alike (JSON may turn one into the other)."""
+    out = []
+    for v in values:
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        out.append(str(v))
+    return np.array(out, dtype=object)
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _seconds(stamps: pd.Series) -> np.ndarray:
+    """Timestamps (datetimes, naive meaning UTC, or epoch seconds) as epoch seconds."""
+    if pd.api.types.is_numeric_dtype(stamps):
+        return np.asarray(stamps.to_numpy(dtype=float))
+    parsed = pd.to_datetime(stamps, utc=True)
+    return np.asarray((parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds(), dtype=float)

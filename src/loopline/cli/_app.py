@@ -27,6 +27,9 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON on standard output (for scripts).")
+]
 ProjectOption = Annotated[
     Path | None,
     typer.Option(
@@ -90,14 +93,44 @@ def run(
     resume: Annotated[
         str | None, typer.Option(help="Resume this failed or interrupted run.")
     ] = None,
-    executor: Annotated[str | None, typer.Option(help="inprocess (default) or process.")] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="inprocess (default), process or ray.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster of --executor ray: auto, HOST:PORT, ray://HOST:10001 or local "
+            "(default: [run] address, else RAY_ADDRESS, else the cluster 'ray start' runs "
+            "here, else a private Ray)."
+        ),
+    ] = None,
+    rerun: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rerun",
+            metavar="STEP",
+            help="Run this step again even if its outputs are cached (repeatable).",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step again; reuse nothing.")
+    ] = False,
     project: ProjectOption = None,
 ) -> None:
     """Run a pipeline, showing each step live; unchanged steps come from cache."""
     from ._run import run_command
 
     params = _parse_params(param or [])
-    result = run_command(pipeline, params, resume=resume, executor=executor, project=project)
+    result = run_command(
+        pipeline,
+        params,
+        resume=resume,
+        executor=executor,
+        address=address,
+        project=project,
+        rerun=rerun or [],
+        cache=not no_cache,
+    )
     raise typer.Exit(0 if result else 1)
 
 
@@ -122,23 +155,25 @@ def _parse_params(items: list[str]) -> dict[str, object]:
 def runs_list(
     limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
     status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    as_json: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
     """List the latest runs."""
     from ._runs import list_runs
 
-    list_runs(project, limit=limit, status=status)
+    list_runs(project, limit=limit, status=status, as_json=as_json)
 
 
 @runs_app.command("show")
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    as_json: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
     """Show a run: its steps, artifacts, params, metrics and errors."""
     from ._runs import show_run
 
-    show_run(project, run_id)
+    show_run(project, run_id, as_json=as_json)
 
 
 @app.command()
@@ -174,17 +209,35 @@ def serve(
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 2.0,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1 << 20,
     lenient: Annotated[
-        bool, typer.Option(help="Let unseen categories through to the model's encoder.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--lenient/--strict",
+            help="Let unseen categories and unknown fields through with warnings, or refuse "
+            "them (default: [schema] policy of loopline.toml, else strict).",
+        ),
+    ] = None,
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between checks for alias moves.")
     ] = 2.0,
+    workers: Annotated[
+        int, typer.Option(help="Server processes sharing the port (one per core).")
+    ] = 1,
+    log_level: Annotated[
+        str, typer.Option(help="Lowest level logged: critical, error, warning, info, debug.")
+    ] = "info",
+    log_format: Annotated[
+        str, typer.Option(help="text, or json (one object per line, for log shippers).")
+    ] = "text",
+    access_log: Annotated[
+        bool, typer.Option(help="A line per request (off by default: it costs throughput).")
+    ] = False,
     project: ProjectOption = None,
 ) -> None:
     """Serve predictions over HTTP; follows alias moves with a hot swap.
 
     Tokens come from the environment: LOOPLINE_TOKEN protects /predict and /invocations;
-    LOOPLINE_ADMIN_TOKEN enables /admin/*.
+    LOOPLINE_ADMIN_TOKEN enables /admin/*. With --workers N, every process follows the
+    aliases on its own, so all swap within --poll-interval of a move.
     """
     from ._serve import serve_command
 
@@ -201,6 +254,10 @@ def serve(
         max_body_bytes=max_body_bytes,
         lenient=lenient,
         poll_interval=poll_interval,
+        workers=workers,
+        log_level=log_level,
+        log_format=log_format,
+        access_log=access_log,
     )
 
 
@@ -212,30 +269,43 @@ def predict(
         Path, typer.Option("--output", "-o", help="Where to write (CSV or Parquet).")
     ],
     chunk_size: Annotated[int, typer.Option(help="Records scored at a time.")] = 50_000,
+    lenient: Annotated[
+        bool | None,
+        typer.Option(
+            "--lenient/--strict",
+            help="Score records with unseen categories or unknown fields (warnings), or "
+            "refuse them as /predict does (default: [schema] policy, else strict).",
+        ),
+    ] = None,
     project: ProjectOption = None,
 ) -> None:
-    """Score a CSV or Parquet file in chunks, with a progress bar."""
+    """Score a CSV or Parquet file in chunks, with the same checks as /predict."""
     from ._serve import predict_command
 
-    predict_command(project, model, input, output, chunk_size=chunk_size)
+    predict_command(project, model, input, output, chunk_size=chunk_size, lenient=lenient)
 
 
 @app.command()
 def monitor(
     model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME.")],
     window: Annotated[
-        str | None, typer.Option(help="How far back to look: 30m, 1h, 2d (default: all).")
+        str | None,
+        typer.Option(
+            help="How far back to look: 30m, 1h, 2d, or '500 rows', '300 labelled rows', "
+            "'20 batches' (default: all)."
+        ),
     ] = None,
     last: Annotated[int | None, typer.Option(help="Only the latest N records.")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the HTML report here.")
     ] = None,
+    as_json: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
     """Compare a window of requests with the model's training data: drift and performance."""
     from ._monitor import monitor_command
 
-    monitor_command(project, model, window=window, last=last, output=output)
+    monitor_command(project, model, window=window, last=last, output=output, as_json=as_json)
 
 
 @app.command()
@@ -256,12 +326,16 @@ def watch(
         bool, typer.Option("--once", help="Check once, act, and exit (for cron).")
     ] = False,
     interval: Annotated[float, typer.Option(help="Seconds between checks.")] = 60.0,
+    as_json: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
     """Run the controller: monitor, alert, retrain on triggers, bless, canary, promote."""
+    from ..errors import InvalidInputError
     from ._watch import watch_command
 
-    watch_command(project, once=once, interval=interval)
+    if as_json and not once:
+        raise InvalidInputError("--json goes with --once.", hint="loopline watch --once --json")
+    watch_command(project, once=once, interval=interval, as_json=as_json)
 
 
 @app.command()
@@ -278,12 +352,22 @@ def events(
     kind: Annotated[
         str | None, typer.Option(help="Only this kind, or a prefix like 'alert.*'.")
     ] = None,
+    as_json: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
     """The decisions and changes of the project, newest last, with who and why."""
     from ._watch import events_command
 
-    events_command(project, limit=limit, kind=kind)
+    events_command(project, limit=limit, kind=kind, as_json=as_json)
+
+
+@app.command()
+def check(as_json: JsonOption = False, project: ProjectOption = None) -> None:
+    """Check loopline.toml (every key, duration, amount, cron expression, alert rule) and
+    print the loop's settings with their defaults filled in."""
+    from ._check import check_command
+
+    check_command(project, as_json=as_json)
 
 
 @app.command()
@@ -319,21 +403,23 @@ AliasOption = Annotated[str, typer.Option("--alias", help="The alias to move.")]
 
 
 @models_app.command("list")
-def models_list(project: ProjectOption = None) -> None:
+def models_list(as_json: JsonOption = False, project: ProjectOption = None) -> None:
     """List the registered models with their aliases."""
     from ._models import list_models
 
-    list_models(project)
+    list_models(project, as_json=as_json)
 
 
 @models_app.command("show")
 def models_show(
-    name: Annotated[str, typer.Argument(help="The model's name.")], project: ProjectOption = None
+    name: Annotated[str, typer.Argument(help="The model's name.")],
+    as_json: JsonOption = False,
+    project: ProjectOption = None,
 ) -> None:
     """Show every version of a model: status, aliases, blessing, infra validation, metrics."""
     from ._models import show_model
 
-    show_model(project, name)
+    show_model(project, name, as_json=as_json)
 
 
 @models_app.command("approve")
@@ -397,3 +483,104 @@ def models_history(
     from ._models import history
 
     history(project, name)
+
+
+@models_app.command("export")
+def models_export(
+    ref: Annotated[str, typer.Argument(help="NAME/VERSION, NAME@ALIAS or NAME.")],
+    folder: Annotated[Path, typer.Argument(help="A new folder to write the model into.")],
+    format: Annotated[str, typer.Option("--format", help="The format: mlflow.")] = "mlflow",
+    project: ProjectOption = None,
+) -> None:
+    """Export a version in MLflow's model format (mlflow.pyfunc.load_model reads it)."""
+    from ._models import export_model
+
+    export_model(project, ref, folder, format)
+
+
+@models_app.command("import-mlflow")
+def models_import_mlflow(
+    path: Annotated[Path, typer.Argument(help="An MLflow model folder (with its MLmodel file).")],
+    name: Annotated[str, typer.Option("--name", help="The registered model's name.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="A CSV or Parquet sample of the training rows: the drift baseline."
+        ),
+    ],
+    target: Annotated[
+        str | None, typer.Option(help="The target column in --data: adds holdout metrics.")
+    ] = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve the version now (approval policy auto).")
+    ] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Register an MLflow scikit-learn model as a version, served and monitored like any other."""
+    from ._models import import_mlflow_model
+
+    import_mlflow_model(project, path, name=name, data=data, target=target, approve=approve)
+
+
+schema_app = typer.Typer(
+    help="The input schema: show it, export it to edit, import it to pin it.",
+    no_args_is_help=True,
+)
+app.add_typer(schema_app, name="schema")
+SchemaModelArgument = Annotated[
+    str | None,
+    typer.Argument(
+        help="NAME@ALIAS, NAME/VERSION or NAME (default: the latest training run's schema, "
+        "else one inferred from the data)."
+    ),
+]
+
+
+@schema_app.command("show")
+def schema_show(model: SchemaModelArgument = None, project: ProjectOption = None) -> None:
+    """Show the schema's columns: kind, nullable, categories, range."""
+    from ._schema import show_schema
+
+    show_schema(project, model)
+
+
+@schema_app.command("export")
+def schema_export(
+    model: SchemaModelArgument = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The JSON file to write.")
+    ] = Path("schema.json"),
+    project: ProjectOption = None,
+) -> None:
+    """Write the schema as JSON, to review or edit and import."""
+    from ._schema import export_schema
+
+    export_schema(project, model, output)
+
+
+@schema_app.command("import")
+def schema_import(
+    path: Annotated[Path, typer.Argument(help="A schema JSON file (from export, edited).")],
+    project: ProjectOption = None,
+) -> None:
+    """Check a schema file and pin it: training validates against it from the next run."""
+    from ._schema import import_schema
+
+    import_schema(project, path)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    project: ProjectOption = None,
+) -> None:
+    """Browse runs, lineage, the registry and monitoring in a web browser.
+
+    Tokens come from the environment, as for serve: LOOPLINE_TOKEN lets viewers read (open
+    when unset); LOOPLINE_ADMIN_TOKEN lets operators approve, reject, promote and roll back
+    (off when unset).
+    """
+    from ._ui import ui_command
+
+    ui_command(project, host=host, port=port)

@@ -72,7 +72,7 @@ decay = {{ accuracy = 0.05 }}
 
 [automation]
 data_window = "reference_plus_recent"
-canary_requests = 40
+canary_rows = 40
 canary_minutes = 10
 
 [[alerts]]

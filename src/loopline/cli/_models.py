@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ._output import console, when
+from ._output import console, print_json, when
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -26,12 +26,27 @@ def open_registry(project: Path | None) -> Iterator[Registry]:
         yield Registry(store, ArtifactStore(settings.artifacts_url))
 
 
-def list_models(project: Path | None) -> None:
+def list_models(project: Path | None, *, as_json: bool = False) -> None:
     """A line per model: versions, aliases, latest status."""
     from rich.table import Table
 
     with open_registry(project) as registry:
         names = registry.store.models.names()
+        if as_json:
+            listed = []
+            for name in names:
+                versions = registry.store.models.versions(name)
+                listed.append(
+                    {
+                        "model": name,
+                        "versions": len(versions),
+                        "aliases": registry.store.models.aliases(name),
+                        "latest": versions[-1].version if versions else None,
+                        "status": versions[-1].status if versions else None,
+                    }
+                )
+            print_json(listed)
+            return
         if not names:
             console().print("No models yet: a blessed training run ('loopline run') registers one.")
             return
@@ -52,13 +67,16 @@ def list_models(project: Path | None) -> None:
         console().print(table)
 
 
-def show_model(project: Path | None, name: str) -> None:
+def show_model(project: Path | None, name: str, *, as_json: bool = False) -> None:
     """Every version of a model with its status, metrics, aliases and infra validation."""
     from rich.table import Table
 
     with open_registry(project) as registry:
         versions = registry.store.models.versions(name)
         aliases = registry.store.models.aliases(name)
+        if as_json:
+            print_json({"model": name, "aliases": aliases, "versions": versions})
+            return
         by_version: dict[int, list[str]] = {}
         for alias, number in aliases.items():
             by_version.setdefault(number, []).append(alias)
@@ -152,3 +170,72 @@ def history(project: Path | None, name: str) -> None:
             )
         if not events:
             console().print("  none")
+
+
+def export_model(project: Path | None, ref: str, folder: Path, format: str) -> None:
+    """``loopline models export``: a version in another tool's format."""
+    from ..errors import InvalidInputError
+    from ..registry import export_mlflow
+
+    if format != "mlflow":
+        raise InvalidInputError(
+            f"Unknown export format {format!r}. Use --format mlflow.",
+            hint="MLflow's format is the one Loopline exports.",
+            value=format,
+        )
+    with open_registry(project) as registry:
+        written = export_mlflow(registry, ref, folder)
+    console().print(
+        f"Exported {ref} to {written} in MLflow's format "
+        f"(mlflow.pyfunc.load_model('{written}') or mlflow models serve -m {written})."
+    )
+
+
+def import_mlflow_model(
+    project: Path | None, path: Path, *, name: str, data: Path, target: str | None, approve: bool
+) -> None:
+    """``loopline models import-mlflow``: register an MLflow scikit-learn model."""
+    from ..registry import import_mlflow
+
+    rows = _read_table(data)
+    with open_registry(project) as registry:
+        imported = import_mlflow(
+            registry,
+            path,
+            name=name,
+            data=rows,
+            target=target,
+            policy="auto" if approve else "manual",
+        )
+    version = imported.version
+    state = "registered" if imported.created else "already registered"
+    console().print(
+        f"{version.ref} {state} from {path}: a {imported.task} model of "
+        f"{len(imported.features)} columns, status {version.status}."
+    )
+    if version.status == "pending":
+        console().print(
+            f"Next: loopline models approve {version.model} {version.version} --reason ..., "
+            f"then loopline models promote {version.model} {version.version}."
+        )
+
+
+def _read_table(path: Path) -> Any:
+    import pandas as pd
+
+    from ..errors import InvalidInputError
+
+    if not path.is_file():
+        raise InvalidInputError(
+            f"No file {path}.", hint="Pass a CSV or Parquet file with --data.", path=str(path)
+        )
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"{path} could not be read as a table: {exc}",
+            hint="Pass a UTF-8 CSV file with a header row, or a Parquet file.",
+            path=str(path),
+        ) from exc

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..errors import InvalidInputError
-from ._output import console
+from ._output import console, print_json
 
 
 def parse_window(text: str) -> timedelta:
@@ -17,22 +17,50 @@ def parse_window(text: str) -> timedelta:
 
 
 def monitor_command(
-    project: Path | None, model: str, *, window: str | None, last: int | None, output: Path | None
+    project: Path | None,
+    model: str,
+    *,
+    window: str | None,
+    last: int | None,
+    output: Path | None,
+    as_json: bool = False,
 ) -> None:
     """Monitor one window and print what it found."""
     from rich.markup import escape
 
+    from ..automation._config import parse_amount
     from ..monitoring import monitor
     from ._models import open_registry
 
     if window is not None and last is not None:
         raise InvalidInputError("Give --window or --last, not both.")
-    span = parse_window(window) if window else None
+    amount = parse_amount(window, what="--window") if window else None
     with open_registry(project) as registry:
         from ..config import load_settings
 
         state = load_settings(project).state_dir
-        result = monitor(registry, model, request_log=state / "requests", window=span, last=last)
+        kind = amount.kind if amount else None
+        result = monitor(
+            registry,
+            model,
+            request_log=state / "requests",
+            window=amount.duration if amount else None,
+            last=last if last is not None else (amount.count if amount and kind == "rows" else None),
+            last_labelled=amount.count if amount and kind == "labelled_rows" else None,
+            last_requests=amount.count if amount and kind == "requests" else None,
+        )
+        if as_json:
+            data = result.to_dict()
+            data.pop("current_counts", None)
+            data.pop("current_statistics", None)
+            data["report_id"] = result.report_id
+            if output is not None:
+                from ._monitoring_html import write_monitoring_report
+
+                write_monitoring_report(registry, result, output)
+                data["html"] = str(output)
+            print_json(data)
+            return
         out = console()
         out.print(
             f"[bold]{result.model}/{result.version}[/]: {result.rows} records in "
@@ -71,14 +99,24 @@ def feedback_command(project: Path | None, file: Path, model: str) -> None:
     """Attach the labels of a file; list what was rejected and why."""
     from rich.markup import escape
 
+    from ..artifacts import ArtifactStore
     from ..config import load_settings
-    from ..monitoring import attach_feedback, read_feedback_file
+    from ..errors import NotFoundError
+    from ..monitoring import LabelTarget, attach_feedback, read_feedback_file
+    from ..registry import Registry
     from ..store import Store
 
     records = read_feedback_file(file)
     settings = load_settings(project)
     with Store(settings.store_url) as store:
-        result = attach_feedback(store, settings.state_dir / "requests", model, records)
+        registry = Registry(store, ArtifactStore(settings.artifacts_url))
+        try:  # labels are checked against the production version's target
+            target = LabelTarget.of(registry.load_package(model))
+        except NotFoundError:
+            target = None
+        result = attach_feedback(
+            store, settings.state_dir / "requests", model, records, target=target
+        )
     out = console()
     out.print(f"Attached {result.accepted} label(s) to requests of {model}.")
     for rejected in result.rejected[:20]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
-from typing import TYPE_CHECKING
+import json
+import sys
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,10 +25,32 @@ STATUS_STYLE = {
 
 @functools.cache
 def console() -> Console:
-    """The console for normal output."""
+    """The console for normal output: no wrapping at 80 columns when piped or redirected."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    # Piped: lines stay whole (a width wide enough for any line); no colours, no markup codes.
+    return Console(highlight=False, width=100_000, no_color=True, soft_wrap=True)
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as JSON on standard output (dataclasses become objects)."""
+    sys.stdout.write(json.dumps(to_plain(value), indent=2, allow_nan=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def to_plain(value: Any) -> Any:
+    """Dataclasses, tuples and NaN-free floats as JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_plain(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
 
 
 @functools.cache

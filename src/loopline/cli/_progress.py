@@ -73,6 +73,13 @@ class LiveProgress(RunListener):
             ]
         self._refresh()
 
+    def on_step_warning(self, name: str, message: str) -> None:
+        from rich.markup import escape
+
+        # Live prints above its table, so the warning stays on screen after the run.
+        target = self._live.console if self._live is not None else console()
+        target.print(f"[yellow]Warning:[/] {escape(message)}")
+
     def on_run_end(self, result: RunResult) -> None:
         self._refresh()
         if self._live is not None:

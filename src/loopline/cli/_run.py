@@ -21,6 +21,9 @@ def run_command(
     resume: str | None,
     executor: str | None,
     project: Path | None,
+    rerun: list[str] | None = None,
+    cache: bool = True,
+    address: str | None = None,
 ) -> bool:
     """Run (or resume) a pipeline of the project; return whether it succeeded."""
     from ..config import load_settings
@@ -29,7 +32,9 @@ def run_command(
 
     settings = load_settings(project)
     progress = LiveProgress()
-    with Runner.from_settings(settings, executor=executor, listeners=[progress]) as runner:
+    with Runner.from_settings(
+        settings, executor=executor, address=address, listeners=[progress]
+    ) as runner:
         progress.store = runner.store
         if resume is not None:
             old = runner.store.runs.get(resume)
@@ -47,7 +52,14 @@ def run_command(
         else:
             pipeline = load_pipeline(ref, settings.project_dir, settings.pipelines)
         try:
-            result = runner.run(pipeline, params or None, pipeline_ref=ref, resume=resume)
+            result = runner.run(
+                pipeline,
+                params or None,
+                pipeline_ref=ref,
+                resume=resume,
+                rerun=rerun or (),
+                cache=cache,
+            )
         except StepFailedError as exc:
             print_error(str(exc), exc.hint)
             return False

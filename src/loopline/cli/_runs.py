@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
-from ._output import console, duration, status_text, when
+from ._output import console, duration, print_json, status_text, when
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -22,12 +22,19 @@ def _open_store(project: Path | None) -> Store:
     return Store(load_settings(project).store_url)
 
 
-def list_runs(project: Path | None, *, limit: int, status: str | None) -> None:
-    """Print the latest runs as a table."""
+def list_runs(
+    project: Path | None, *, limit: int, status: str | None, as_json: bool = False
+) -> None:
+    """Print the latest runs as a table (a JSON list with ``as_json``)."""
     from rich.table import Table
 
     with _open_store(project) as store:
         runs = store.runs.list(limit=limit, status=status)
+        if as_json:
+            print_json(
+                [{"run": run, "steps": len(store.runs.steps(run.id))} for run in runs]
+            )
+            return
         if not runs:
             console().print("No runs yet. Start one with 'loopline run'.")
             return
@@ -48,13 +55,27 @@ def list_runs(project: Path | None, *, limit: int, status: str | None) -> None:
         console().print(table)
 
 
-def show_run(project: Path | None, run_id: str) -> None:
+def show_run(project: Path | None, run_id: str, *, as_json: bool = False) -> None:
     """Print a run with its steps, artifacts, params, metrics, tags and errors."""
     from rich.markup import escape
     from rich.table import Table
 
     with _open_store(project) as store:
         run = store.runs.get(run_id)
+        if as_json:
+            print_json(
+                {
+                    "run": run,
+                    "steps": [
+                        {"step": sr, "outputs": store.runs.step_outputs(sr.id)}
+                        for sr in store.runs.steps(run.id)
+                    ],
+                    "metrics": store.tracking.latest_metrics(run.id),
+                    "params": store.tracking.params(run.id),
+                    "tags": store.tracking.tags(run.id),
+                }
+            )
+            return
         out = console()
         out.print(f"[bold]Run {run.id}[/]  pipeline [bold]{run.name}[/]  {status_text(run.status)}")
         out.print(

@@ -23,6 +23,7 @@ def print_training_summary(runner: Runner, result: RunResult) -> None:
     from rich.markup import escape
 
     out = console()
+    _print_ingest(_load(result, "ingest", "span"))
     board = _load(result, "select", "leaderboard")
     if board:
         _print_leaderboard(board)
@@ -89,6 +90,30 @@ def _print_leaderboard(board: dict[str, Any]) -> None:
     baseline = board.get("baseline") or {}
     if metric in baseline.get("means", {}):
         out.print(f"     {'baseline (dummy)':<28} {baseline['means'][metric]:.4f}")
+
+
+def _print_ingest(span: dict[str, Any] | None) -> None:
+    """Rows dropped for a missing target, and columns dropped by their role."""
+    from rich.markup import escape
+
+    if not span:
+        return
+    out = console()
+    missing = span.get("missing_target") or {}
+    if missing.get("count"):
+        shown = ", ".join(missing["examples"])
+        more = ", ..." if missing["count"] > len(missing["examples"]) else ""
+        out.print(
+            f"[yellow]Dropped {missing['count']:,} rows with a missing target[/] "
+            f"({escape(shown)}{more}); "
+            + escape('set [data] missing_target = "fail" to refuse them.')
+        )
+    for role in span.get("roles") or []:
+        if role["role"] in ("identifier", "constant"):
+            out.print(
+                f"[yellow]Dropped column {escape(repr(role['name']))}[/] ({role['role']}: "
+                f"{escape(role['reason'])})"
+            )
 
 
 def register_blessed(settings: Settings, runner: Runner, result: RunResult) -> None:

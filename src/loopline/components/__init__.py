@@ -24,6 +24,13 @@ from ._ingest import resolve_source as resolve_source
 from ._package import ModelPackage as ModelPackage
 from ._package import load_package as load_package
 from ._package import write_package as write_package
+from ._policy import POLICIES as POLICIES
+from ._policy import check_policy as check_policy
+from ._policy import policy_severity as policy_severity
+from ._roles import ROLES as ROLES
+from ._roles import ColumnRole as ColumnRole
+from ._roles import apply_roles as apply_roles
+from ._roles import infer_roles as infer_roles
 from ._schema import ColumnSchema as ColumnSchema
 from ._schema import Schema as Schema
 from ._schema import infer_schema as infer_schema
@@ -47,6 +54,9 @@ from ._steps import transform as transform
 from ._steps import tune_best as tune_best
 from ._steps import validate_data as validate_data
 from ._transform import build_preprocessor as build_preprocessor
+from ._trials import BaseTrialRunner as BaseTrialRunner
+from ._trials import InProcessTrials as InProcessTrials
+from ._trials import RayTrials as RayTrials
 from ._tune import TuningResult as TuningResult
 from ._tune import tune as tune
 from ._validate import DataValidationError as DataValidationError
@@ -54,28 +64,37 @@ from ._validate import ValidationReport as ValidationReport
 from ._validate import validate as validate
 
 __all__ = [
+    "BaseTrialRunner",
     "BlessingRule",
     "Candidate",
+    "ColumnRole",
     "ColumnSchema",
     "DataValidationError",
     "Evaluation",
+    "InProcessTrials",
     "Leaderboard",
     "METRICS",
     "ModelPackage",
     "PIPELINE_NAME",
+    "POLICIES",
+    "ROLES",
+    "RayTrials",
     "Schema",
     "TuningResult",
     "ValidationReport",
     "WorkflowConfig",
+    "apply_roles",
     "bin_counts",
     "bless",
     "build_preprocessor",
+    "check_policy",
     "compute_statistics",
     "cross_validate_candidates",
     "default_candidates",
     "evaluate",
     "evaluate_model",
     "find_reference",
+    "infer_roles",
     "infer_schema",
     "infer_task",
     "ingest",
@@ -85,6 +104,7 @@ __all__ = [
     "package",
     "parse_search_space",
     "parse_workflow_config",
+    "policy_severity",
     "psi",
     "resolve_source",
     "schema",

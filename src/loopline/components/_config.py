@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from ._roles import Role
 
 
 class _Section(BaseModel):
@@ -35,6 +36,10 @@ class DataConfig(_Section):
     id_column: str | None = None
     timestamp_column: str | None = None
     drop_columns: list[str] = Field(default_factory=list)
+    # Column roles (numeric, categorical, boolean, datetime, text, identifier, constant);
+    # columns not listed are inferred (components/_roles.py). 'loopline init' writes them.
+    columns: dict[str, Role] = Field(default_factory=dict)
+    missing_target: Literal["drop", "fail"] = "drop"  # rows whose target is missing
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -58,6 +63,9 @@ class SchemaConfig(_Section):
 
     path: str | None = None  # a JSON schema file to pin, relative to the project
     max_categories: int = Field(50, ge=1)
+    # What serving, 'loopline predict' and validate_data do with an unseen category or an
+    # unknown column: "strict" refuses it, "lenient" warns and goes on (the encoder ignores it).
+    policy: Literal["strict", "lenient"] = "strict"
 
 
 class ValidationConfig(_Section):

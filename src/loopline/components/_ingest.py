@@ -5,6 +5,12 @@ matches nothing fails before anything runs, and the files' sizes and modificatio
 become parameters of the ingest step: changed files invalidate its cache, unchanged ones
 are served from it. :func:`read_source` reads inside the step and :func:`check_training_frame`
 refuses data that cannot train a model, before any expensive step starts.
+
+Files inside the project folder are recorded by their path relative to it, so the span
+(and the model package that carries it) does not change when the project folder moves:
+the cache holds and no duplicate version is registered (loopline issue 10, item 10).
+Absolute paths recorded by earlier versions still read, and :func:`same_source` compares
+them with relative ones.
 """
 
 from __future__ import annotations
@@ -50,13 +56,51 @@ def resolve_source(data: DataConfig, project_dir: Path) -> dict[str, Any]:
         stat = os.stat(path)
         files.append(
             {
-                "path": path,
+                "path": _recorded_path(path, project_dir),
                 "format": data.format or _format_of(path),
                 "size": stat.st_size,
                 "mtime_ns": stat.st_mtime_ns,
             }
         )
     return {"kind": "files", "files": files, "encoding": data.encoding}
+
+
+def _recorded_path(path: str, project_dir: Path) -> str:
+    """``path`` relative to the project folder (POSIX separators) if inside it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(os.path.abspath(project_dir)).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def source_path(path: str, root: str | os.PathLike[str] | None) -> str:
+    """Where a recorded file path is now: relative ones are under the project folder ``root``."""
+    if root is None or os.path.isabs(path):
+        return path
+    return str(Path(root, path))
+
+
+def same_source(
+    recorded: dict[str, Any] | None, current: dict[str, Any], root: str | os.PathLike[str]
+) -> bool:
+    """Whether a recorded source (maybe with an earlier version's absolute paths) is ``current``.
+
+    Both are compared with every file path made absolute against the project folder.
+    """
+    if recorded is None:
+        return False
+
+    def absolute(source: dict[str, Any]) -> dict[str, Any]:
+        if source.get("kind") != "files":
+            return source
+        files = [
+            {**f, "path": os.path.normpath(source_path(f["path"], root))}
+            for f in source.get("files", [])
+        ]
+        return {**source, "files": files}
+
+    return absolute(recorded) == absolute(current)
 
 
 def _format_of(path: str) -> str:
@@ -72,34 +116,57 @@ def _format_of(path: str) -> str:
     return _FORMATS[suffix]
 
 
-def read_source(source: dict[str, Any]) -> pd.DataFrame:
+def read_source(
+    source: dict[str, Any], root: str | os.PathLike[str] | None = None
+) -> pd.DataFrame:
     """Read every file of a resolved source (or run its query) into one DataFrame.
+
+    Args:
+        source: What :func:`resolve_source` returned.
+        root: The project folder that relative file paths are under.
 
     Raises:
         InvalidInputError: A file is empty, not UTF-8, has duplicate column names, or the
             files do not share their columns.
     """
+    return read_source_with_origins(source, root)[0]
+
+
+def read_source_with_origins(
+    source: dict[str, Any], root: str | os.PathLike[str] | None = None
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """``read_source``, and where the rows came from: ``{"path", "format", "rows"}`` per file
+    in row order (empty for a query), so a row can be named by its file and line.
+
+    Raises:
+        InvalidInputError: As ``read_source``.
+    """
     if source["kind"] == "sql":
         try:
-            return pd.read_sql(source["sql"], source["url"])
+            return pd.read_sql(source["sql"], source["url"]), []
         except Exception as exc:
             raise InvalidInputError(
                 f"The query in [data] sql failed on {source['url']}: {exc}",
                 hint="Check the query and that the database is reachable.",
             ) from exc
+    paths = [source_path(f["path"], root) for f in source["files"]]
     frames = [
-        _read_file(f["path"], f["format"], source.get("encoding", "utf-8")) for f in source["files"]
+        _read_file(path, f["format"], source.get("encoding", "utf-8"))
+        for path, f in zip(paths, source["files"], strict=True)
+    ]
+    origins = [
+        {"path": spec["path"], "format": spec["format"], "rows": len(frame)}
+        for spec, frame in zip(source["files"], frames, strict=True)
     ]
     columns = list(frames[0].columns)
-    for spec, frame in zip(source["files"][1:], frames[1:], strict=True):
+    for path, frame in zip(paths[1:], frames[1:], strict=True):
         if list(frame.columns) != columns:
             raise InvalidInputError(
-                f"{spec['path']} has columns {list(frame.columns)}, but "
-                f"{source['files'][0]['path']} has {columns}.",
+                f"{path} has columns {list(frame.columns)}, but {paths[0]} has {columns}.",
                 hint="Every file of a glob must have the same columns in the same order.",
-                value=spec["path"],
+                value=path,
             )
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), origins
 
 
 def _read_file(path: str, fmt: str, encoding: str) -> pd.DataFrame:
@@ -182,23 +249,24 @@ def check_training_frame(
     if unknown_drops:
         problems.append(f"data.drop_columns names columns that do not exist: {unknown_drops}")
     if data.target in columns:
-        target = frame[data.target]
-        if target.isna().all():
+        target = frame[data.target].dropna()
+        if target.empty:
             problems.append(f"the target column {data.target!r} is entirely missing")
         elif target.nunique(dropna=True) < 2:
             problems.append(
                 f"the target column {data.target!r} has a single value "
-                f"({_plain(target.dropna().iloc[0])!r}); a model needs at least two"
+                f"({_plain(target.iloc[0])!r}); a model needs at least two"
             )
     empty = [c for c in columns if c not in data.drop_columns and frame[c].isna().all()]
     if empty:
         problems.append(
             f"column(s) {empty} are entirely missing; add them to data.drop_columns or fix the data"
         )
-    train_rows = int(len(frame) * (1 - test_size))
+    labelled = int(frame[data.target].notna().sum()) if data.target in columns else len(frame)
+    train_rows = int(labelled * (1 - test_size))
     if train_rows < folds:
         problems.append(
-            f"{len(frame)} rows leave {train_rows} for training, fewer than the {folds} "
+            f"{labelled} rows with a target leave {train_rows} for training, fewer than the {folds} "
             "cross-validation folds (training.folds)"
         )
     if problems:
@@ -236,3 +304,97 @@ def describe_span(
 def _plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds, for readable messages."""
     return value.item() if hasattr(value, "item") else value
+
+
+#: How many rows with a missing target are named (by file and line) in messages.
+EXAMPLE_ROWS = 5
+
+
+def drop_missing_targets(
+    frame: pd.DataFrame,
+    target: str,
+    origins: list[dict[str, Any]],
+    *,
+    policy: str = "drop",
+    encoding: str = "utf-8",
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Drop the rows whose target is missing, or refuse them (``policy = "fail"``).
+
+    Args:
+        frame: The data as read (row positions as ``read_source_with_origins`` made them).
+        target: The target column.
+        origins: Where the rows came from, to name the first few by CSV line number (the
+            header is line 1) or Parquet row; an empty list names them by row position.
+        policy: ``"drop"`` (``[data] missing_target``'s default) or ``"fail"``.
+        encoding: The CSV files' encoding.
+
+    Returns:
+        The frame without those rows (index reset), and ``{"count", "examples"}`` where
+        ``examples`` are strings like ``"data.csv line 7"``.
+
+    Raises:
+        InvalidInputError: ``policy`` is ``"fail"`` and some target is missing.
+    """
+    missing = frame[target].isna().to_numpy()
+    count = int(missing.sum())
+    if not count:
+        return frame, {"count": 0, "examples": []}
+    positions = [int(i) for i in missing.nonzero()[0][:EXAMPLE_ROWS]]
+    examples = _name_rows(positions, origins, encoding)
+    shown = ", ".join(examples) + (", ..." if count > len(examples) else "")
+    if policy == "fail":
+        raise InvalidInputError(
+            f"{count:,} of {len(frame):,} rows have no value in the target column "
+            f"{target!r} ({shown}).",
+            hint='Fill or remove those rows, or set [data] missing_target = "drop" to drop '
+            "them at ingest.",
+            count=count,
+            examples=examples,
+        )
+    kept = frame.loc[~missing].reset_index(drop=True)
+    return kept, {"count": count, "examples": examples}
+
+
+def _name_rows(positions: list[int], origins: list[dict[str, Any]], encoding: str) -> list[str]:
+    """``"data.csv line 7"`` (or ``"part.parquet row 3"``, ``"row 3"``) for each position."""
+    if not origins:
+        return [f"row {p + 1}" for p in positions]
+    named: dict[int, str] = {}
+    start = 0
+    for origin in origins:
+        local = [p - start for p in positions if start <= p < start + origin["rows"]]
+        if local:
+            name = os.path.basename(origin["path"])
+            if origin["format"] == "csv":
+                lines = _csv_lines(origin["path"], encoding, local)
+                named.update({start + r: f"{name} line {lines[r]}" for r in local})
+            else:
+                named.update({start + r: f"{name} row {r + 1}" for r in local})
+        start += origin["rows"]
+    return [named[p] for p in positions]
+
+
+def _csv_lines(path: str, encoding: str, records: list[int]) -> dict[int, int]:
+    """The line on which each data record (0-based, header excluded) starts.
+
+    Counts as pandas reads: quoted fields may span lines, blank lines are skipped.
+    """
+    wanted = set(records)
+    last = max(records)
+    found: dict[int, int] = {}
+    with open(path, newline="", encoding=encoding) as fh:
+        reader = csv.reader(fh)
+        next(reader, None)  # the header
+        record = -1
+        previous_end = reader.line_num
+        for row in reader:
+            first_line = previous_end + 1
+            previous_end = reader.line_num
+            if not row:
+                continue  # a blank line: pandas skips it
+            record += 1
+            if record in wanted:
+                found[record] = first_line
+            if record >= last:
+                break
+    return found

@@ -18,7 +18,7 @@ from ..pipeline import Pipeline
 from ._candidates import make_candidate
 from ._config import WorkflowConfig
 from ._evaluate import check_metric
-from ._ingest import resolve_source
+from ._ingest import resolve_source, same_source
 from ._schema import Schema
 from ._steps import (
     bless,
@@ -58,7 +58,8 @@ def standard_pipeline(
         name: The model's name, written into its package.
         store: The metadata store, to find the previous span's schema and statistics
             that new data is validated against (see :func:`find_reference`).
-        champion: Artifact id of the champion's model package to bless against.
+        champion: Artifact id of the champion's model package to bless against (on the
+            holdout rows it was not trained on, found through lineage).
 
     Returns:
         A :class:`~loopline.pipeline.Pipeline` named ``training``.
@@ -68,7 +69,7 @@ def standard_pipeline(
             threshold, feature function or pinned schema is wrong.
     """
     source = resolve_source(config.data, project_dir)
-    reference = find_reference(store, source) if store is not None else None
+    reference = find_reference(store, source, project_dir) if store is not None else None
     data = config.data.model_dump()
     pinned = _pinned_schema(config, project_dir)
     training, blessing = config.training, config.blessing
@@ -82,9 +83,12 @@ def standard_pipeline(
     _check_feature_functions(functions, project_dir)
     time_ordered = bool(config.data.timestamp_column)
     split_cfg = config.split
+    champion_train = (
+        find_training_rows(store, champion) if store is not None and champion is not None else None
+    )
 
     def training_pipeline() -> None:
-        frame, span = ingest(source, data, training.folds, split_cfg.test_size)
+        frame, span = ingest(source, data, training.folds, split_cfg.test_size, str(project_dir))
         stats = statistics(frame)
         current_schema = schema(stats, pinned, config.schema_.max_categories)
         validate_data(
@@ -95,11 +99,12 @@ def standard_pipeline(
             pinned is not None,
             config.validation.missing_jump,
             config.validation.drift_threshold,
+            config.schema_.policy,
         )
         train, test = split.with_options(after=["validate_data"])(
             frame, data, split_cfg.method, split_cfg.test_size, split_cfg.seed
         )
-        preprocessor = transform(current_schema, stats, data, functions)
+        preprocessor = transform(current_schema, stats, data, functions, span)
         board = select(
             train,
             preprocessor,
@@ -141,6 +146,7 @@ def standard_pipeline(
             blessing.relative_margin,
             blessing.slices,
             blessing.slice_min_rows,
+            champion_train,
         )
 
     return Pipeline(training_pipeline, name=PIPELINE_NAME)
@@ -196,15 +202,20 @@ def _check_feature_functions(refs: list[str], project_dir: Path) -> None:
             )
 
 
-def find_reference(store: Store, source: dict[str, Any]) -> dict[str, int] | None:
+def find_reference(
+    store: Store, source: dict[str, Any], project_dir: Path | None = None
+) -> dict[str, int] | None:
     """The schema and statistics of the latest successful run on a different span.
 
     A run on unchanged data finds the same reference as the run before it, so its steps
     are served from cache; a run on new data is validated against the last accepted one.
+    Recorded sources are compared with file paths made absolute against ``project_dir``
+    (earlier versions recorded absolute paths).
     """
+    root = project_dir if project_dir is not None else Path.cwd()
     for run in store.runs.list(limit=100, status="succeeded", name=PIPELINE_NAME):
         steps = {s.name: s for s in store.runs.steps(run.id)}
-        if "ingest" not in steps or steps["ingest"].params.get("source") == source:
+        if "ingest" not in steps or same_source(steps["ingest"].params.get("source"), source, root):
             continue
         try:
             return {
@@ -213,4 +224,21 @@ def find_reference(store: Store, source: dict[str, Any]) -> dict[str, int] | Non
             }
         except KeyError:
             continue
+    return None
+
+
+def find_training_rows(store: Store, package_artifact: int) -> int | None:
+    """The artifact id of the rows the model in ``package_artifact`` was fitted on.
+
+    Found through lineage: the run whose ``package`` step made the package, and the ``train``
+    output of its ``split`` step. None when that is not known (a package from elsewhere).
+    """
+    graph = store.lineage.upstream(package_artifact, max_depth=1)
+    for step_run in graph.step_runs.values():
+        if step_run.name != "package":
+            continue
+        for sr in store.runs.steps(step_run.run_id):
+            if sr.name == "split":
+                train = store.runs.step_outputs(sr.id).get("train")
+                return train.id if train is not None else None
     return None

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import InvalidInputError
 from ..pipeline import (
+    current_executor,
     current_run_id,
     current_store_url,
     load_artifact,
@@ -32,11 +33,19 @@ from ._candidates import Candidate, default_candidates, infer_task, make_candida
 from ._config import DataConfig
 from ._evaluate import Evaluation, evaluate, permutation_importances
 from ._imbalance import class_balance, default_metric
-from ._ingest import check_training_frame, describe_span, read_source
+from ._ingest import (
+    check_training_frame,
+    describe_span,
+    drop_missing_targets,
+    read_source_with_origins,
+)
+from ._policy import check_policy
+from ._roles import apply_roles, infer_roles
 from ._schema import Schema, infer_schema
 from ._select import Leaderboard, baseline_candidate, cross_validate_candidates
 from ._statistics import compute_statistics
 from ._transform import build_preprocessor
+from ._trials import trials_for_executor
 from ._tune import TuningResult, tune
 from ._validate import validate
 
@@ -50,15 +59,45 @@ def feature_columns(columns: list[str], data: dict[str, Any]) -> list[str]:
 
 @step(outputs=["data", "span"])
 def ingest(
-    source: dict[str, Any], data: dict[str, Any], folds: int = 5, test_size: float = 0.2
+    source: dict[str, Any],
+    data: dict[str, Any],
+    folds: int = 5,
+    test_size: float = 0.2,
+    project_dir: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read the source, refuse data that cannot train a model, describe the span."""
+    """Read the source, refuse data that cannot train a model, apply the column roles.
+
+    ``source`` records files by their path relative to ``project_dir``, so the span does
+    not change when the project folder moves (only this step reads again). Rows whose
+    target is missing are dropped (``[data] missing_target = "drop"``, counted and named
+    by CSV line in the span) or refused (``"fail"``). Column roles come from
+    ``[data.columns]`` or are inferred (``_roles.py``): identifier and constant columns are
+    dropped, date text is parsed. The span records both under ``missing_target`` and
+    ``roles``.
+    """
     config = DataConfig.model_validate(data)
-    frame = read_source(source)
+    frame, origins = read_source_with_origins(source, project_dir)
     check_training_frame(frame, config, folds=folds, test_size=test_size)
+    frame, missing = drop_missing_targets(
+        frame, config.target, origins, policy=config.missing_target, encoding=config.encoding
+    )
     frame = frame.drop(columns=config.drop_columns)
+    excluded = [config.target, config.id_column, config.timestamp_column]
+    roles = infer_roles(
+        frame, exclude=[c for c in excluded if c is not None], declared=config.columns
+    )
+    frame = apply_roles(frame, roles)
     span = describe_span(frame, source, config.timestamp_column)
-    log_metrics({"rows": span["rows"], "columns": len(span["columns"])})
+    span["missing_target"] = missing
+    span["roles"] = [role.to_dict() for role in roles]
+    log_metrics(
+        {
+            "rows": span["rows"],
+            "columns": len(span["columns"]),
+            "rows_missing_target": missing["count"],
+            "columns_dropped_by_role": sum(role.is_dropped for role in roles),
+        }
+    )
     return frame, span
 
 
@@ -87,6 +126,7 @@ def validate_data(
     pinned: bool = False,
     missing_jump: float = 0.1,
     drift_threshold: float = 0.2,
+    policy: str = "strict",
 ) -> Annotated[dict[str, Any], "validation"]:
     """Check the span against the reference schema and drift from the previous span.
 
@@ -107,6 +147,7 @@ def validate_data(
         previous=previous,
         missing_jump=missing_jump,
         drift_threshold=drift_threshold,
+        policy=check_policy(policy),
     )
     log_metrics({"anomalies": len(report.anomalies), "anomaly_errors": len(report.errors)})
     if report.has_errors:
@@ -149,12 +190,21 @@ def transform(
     statistics: dict[str, Any],
     data: dict[str, Any],
     feature_functions: list[str] | None = None,
+    span: dict[str, Any] | None = None,
 ) -> Annotated[Any, "preprocessor"]:
-    """The unfitted preprocessing pipeline built from the schema (it becomes part of the model)."""
+    """The unfitted preprocessing pipeline built from the schema (it becomes part of the model).
+
+    The schema's kinds choose the encoding; the span's column roles add one distinction a
+    kind cannot make: text columns (role ``text``) get TF-IDF instead of categories.
+    """
     features = feature_columns([c["name"] for c in schema["columns"]], data)
     kinds = {c["name"]: c["kind"] for c in schema["columns"]}
+    free_text = {r["name"] for r in (span or {}).get("roles", []) if r["role"] == "text"}
     numeric = [c for c in features if kinds.get(c) == "numeric"]
-    categorical = [c for c in features if kinds.get(c) in ("categorical", "boolean")]
+    text = [c for c in features if c in free_text and kinds.get(c) == "categorical"]
+    categorical = [
+        c for c in features if kinds.get(c) in ("categorical", "boolean") and c not in text
+    ]
     dates = [c for c in features if kinds.get(c) == "datetime"]
     counts = {
         c: int(statistics["columns"][c]["distinct"])
@@ -163,7 +213,12 @@ def transform(
     }
     functions = [_import_function(ref) for ref in feature_functions or []]
     return build_preprocessor(
-        numeric, categorical, dates, category_counts=counts, feature_functions=functions
+        numeric,
+        categorical,
+        dates,
+        text=text,
+        category_counts=counts,
+        feature_functions=functions,
     )
 
 
@@ -261,7 +316,8 @@ def tune_best(
     interrupted by a crash resumes where it stopped on the next run. Tuning uses the same
     folds (and sample) as selection, so the tuned score compares with the candidate's
     default score; ``chosen_params`` keeps the defaults when no trial beat them. It gets
-    what is left of ``time_budget`` after selection and the estimated final fit.
+    what is left of ``time_budget`` after selection and the estimated final fit. Run by the
+    Ray executor, the trials run in parallel Ray tasks sharing the study (``RayTrials``).
     """
     board = Leaderboard.from_dict(leaderboard)
     target, features = data["target"], feature_columns(list(train.columns), data)
@@ -307,6 +363,7 @@ def tune_best(
         time_ordered=time_ordered,
         max_rows=cv_rows,
         progress=report_progress,
+        trial_runner=trials_for_executor(current_executor()),
     )
     outcome = result.to_dict()
     default = best.means.get(board.metric)
@@ -419,6 +476,29 @@ def _evaluate_on_one_thread(
     return result
 
 
+def rows_in(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str]) -> Any:
+    """A boolean array: which rows of ``frame`` also appear in ``other`` (same values in
+    ``columns``; numbers compared as floats, so 1 and 1.0 match)."""
+    import numpy as np
+
+    shared = [c for c in columns if c in frame and c in other]
+    if not shared or not len(other) or not len(frame):
+        return np.zeros(len(frame), dtype=bool)
+    return np.isin(_row_hashes(frame[shared]), _row_hashes(other[shared]))
+
+
+def _row_hashes(frame: pd.DataFrame) -> Any:
+    normal = pd.DataFrame(
+        {
+            c: pd.to_numeric(frame[c], errors="coerce").astype(float)
+            if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+            else frame[c].astype(str)
+            for c in frame.columns
+        }
+    )
+    return pd.util.hash_pandas_object(normal, index=False).to_numpy()
+
+
 def _baseline_evaluation(
     train: pd.DataFrame,
     test: pd.DataFrame,
@@ -460,26 +540,42 @@ def bless(
     relative_margin: float = 0.0,
     slices: list[str] | None = None,
     slice_min_rows: int = 30,
+    champion_train: int | None = None,
 ) -> Annotated[dict[str, Any], "blessing"]:
-    """Compare the candidate with the champion on the same holdout; record the verdict.
+    """Compare the candidate with the champion on holdout rows neither was trained on.
 
     ``champion`` is the artifact id of the champion's model package: it is loaded (and so
-    recorded in this step's lineage) and scored on the candidate's holdout rows.
+    recorded in this step's lineage). ``champion_train`` is the artifact id of the rows the
+    champion was fitted on: holdout rows among them are left out of the comparison (a model
+    scored on its own training rows looks better than it is), and both models are scored
+    on the rest. Without any such row the champion is not compared (the thresholds apply).
     """
     target, features = data["target"], feature_columns(list(test.columns), data)
     candidate = Evaluation.from_dict(evaluation)
     champion_evaluation = None
+    fresh = test
     if champion is not None:
         from ._package import load_package
 
         package = load_package(load_artifact(champion, "champion"))
-        champion_evaluation = evaluate(
-            package.model,
-            test[features],
-            test[target],
-            task=candidate.task,
-            slices={name: test[name] for name in slices or []},
-        )
+        if champion_train is not None:
+            seen = load_artifact(champion_train, "champion_train")
+            fresh = test[~rows_in(test, seen, [*features, target])]
+        if len(fresh):
+            candidate = evaluate(
+                model,
+                fresh[features],
+                fresh[target],
+                task=candidate.task,
+                slices={name: fresh[name] for name in slices or []},
+            )
+            champion_evaluation = evaluate(
+                package.model,
+                fresh[features],
+                fresh[target],
+                task=candidate.task,
+                slices={name: fresh[name] for name in slices or []},
+            )
     rule = BlessingRule(
         metric=metric,
         thresholds=thresholds or {},
@@ -491,6 +587,29 @@ def bless(
     verdict = rule.to_dict()
     verdict["champion"] = champion
     verdict["champion_metrics"] = champion_evaluation.metrics if champion_evaluation else None
+    verdict["compared_rows"] = len(fresh) if champion is not None else None
+    verdict["holdout_rows"] = len(test)
+    if champion is not None and not len(fresh):
+        verdict["reasons"].append(
+            {
+                "metric": rule.metric_,
+                "slice": None,
+                "candidate": None,
+                "champion": None,
+                "threshold": None,
+                "delta": None,
+                "passed": True,
+                "message": f"every one of the {len(test)} holdout rows was in the champion's "
+                "training data: the champion is not compared (only the thresholds apply)",
+            }
+        )
+    elif champion is not None and len(fresh) < len(test):
+        for reason in verdict["reasons"]:
+            if reason["slice"] is None and reason["threshold"] is None:
+                reason["message"] += (
+                    f" (on the {len(fresh)} of {len(test)} holdout rows the champion was not "
+                    "trained on)"
+                )
     return verdict
 
 

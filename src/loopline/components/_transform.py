@@ -18,7 +18,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from ..errors import ConfigError, InvalidInputError
 
@@ -26,14 +27,20 @@ __all__ = [
     "CategoriesAsText",
     "DateParts",
     "FeatureFunctions",
+    "TextColumn",
     "build_preprocessor",
 ]
 
 FeatureFunction = Callable[[pd.DataFrame], pd.DataFrame]
 
-DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
+#: Calendar parts of a date, and ``elapsed_days`` (days since 1970-01-01, fractional), which
+#: carries trends: a date never seen in training still has all of them (issue 11).
+DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour", "elapsed_days")
 # pandas 3.1 deprecates ``Series.dt.dayofweek`` in favour of ``day_of_week``.
-_DATE_ACCESSORS = {"dayofweek": "day_of_week"}
+_DATE_ACCESSORS = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}
+_SECONDS_PER_DAY = 86_400.0
+#: Most words a free-text column contributes (TF-IDF vocabulary size).
+MAX_TEXT_FEATURES = 200
 
 
 class FeatureFunctions(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -103,7 +110,8 @@ class FeatureFunctions(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
 
 class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """Expand datetime columns into numeric parts (year, month, day, dayofweek, hour).
+    """Expand datetime columns into numeric parts (``DATE_PARTS``: calendar parts and
+    ``elapsed_days``).
 
     Columns may hold datetimes or strings; strings are parsed with the format inferred from
     the first value (each value separately when none fits) and read as UTC. Values that do
@@ -148,6 +156,10 @@ class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         for name in frame.columns:
             stamps = _to_datetime(frame[name])
             for part in self.parts:
+                if part == "elapsed_days":
+                    seconds = _epoch_seconds(stamps)
+                    columns.append(seconds / _SECONDS_PER_DAY)
+                    continue
                 accessor = _DATE_ACCESSORS.get(part, part)
                 columns.append(getattr(stamps.dt, accessor).to_numpy(dtype=float, na_value=np.nan))
         if not columns:
@@ -160,11 +172,47 @@ class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return np.asarray([f"{c}_{p}" for c in names for p in self.parts], dtype=object)
 
 
+class TextColumn(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """One free-text column as a 1-D array of strings (missing values become ``""``).
+
+    TF-IDF takes one document per row; this feeds it from the ``ColumnTransformer``.
+    """
+
+    def fit(self, X: Any, y: Any = None) -> TextColumn:
+        """Remember the input column.
+
+        Args:
+            X: One text column.
+            y: Ignored.
+
+        Returns:
+            self.
+        """
+        frame = _as_frame(X)
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Return the first column as strings, ``""`` where missing."""
+        values = _as_frame(X).iloc[:, 0].to_numpy(dtype=object, na_value=None)
+        text: np.ndarray = np.asarray(
+            ["" if value is None else str(value) for value in values], dtype=object
+        )
+        return text
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The input column's name."""
+        names = self.feature_names_in_ if input_features is None else input_features
+        return np.asarray(names[:1], dtype=object)
+
+
 def build_preprocessor(
     numeric: Sequence[str],
     categorical: Sequence[str],
     datetime: Sequence[str] = (),
     *,
+    text: Sequence[str] = (),
     scale: bool = True,
     max_onehot: int = 20,
     category_counts: Mapping[str, int] | None = None,
@@ -174,16 +222,20 @@ def build_preprocessor(
 
     Numeric columns: median imputation, then standard scaling (if ``scale``). Categorical
     columns: most-frequent imputation, then one-hot encoding (unknown categories ignored)
-    for columns with at most ``max_onehot`` categories, ordinal encoding (unknown -> -1)
-    beyond. Columns missing from ``category_counts`` are one-hot encoded with the rarest
-    categories beyond ``max_onehot`` grouped together. Datetime columns: year, month, day,
-    dayofweek and hour, median-imputed (and scaled). Feature functions run first, so the
-    column lists may name columns they add.
+    for columns with at most ``max_onehot`` categories, target encoding beyond
+    (scikit-learn's cross-fitted ``TargetEncoder``: a category becomes the mean target of
+    its rows, an unknown one the overall mean; never an arbitrary code a linear model reads
+    as a number). Columns missing from ``category_counts`` are one-hot encoded with the
+    rarest categories beyond ``max_onehot`` grouped together. Datetime columns: the
+    ``DATE_PARTS`` (calendar parts and elapsed days), median-imputed (and scaled). Text
+    columns: TF-IDF of their words (at most ``MAX_TEXT_FEATURES`` each). Feature functions
+    run first, so the column lists may name columns they add.
 
     Args:
         numeric: Numeric columns.
         categorical: Categorical (and boolean) columns.
         datetime: Datetime columns (datetimes or date strings).
+        text: Free-text columns.
         scale: Standardise numeric and date-part columns.
         max_onehot: Most categories a column may have to be one-hot encoded.
         category_counts: Column -> number of distinct categories (from the statistics).
@@ -202,7 +254,8 @@ def build_preprocessor(
         (3, 3)
     """
     numeric, categorical, datetime = list(numeric), list(categorical), list(datetime)
-    _check_columns(numeric, categorical, datetime)
+    text = list(text)
+    _check_columns(numeric, categorical, datetime + text)
     if isinstance(max_onehot, bool) or not isinstance(max_onehot, int) or max_onehot < 1:
         raise ConfigError(
             f"The 'max_onehot' parameter must be an integer >= 1. Got {max_onehot!r} instead.",
@@ -211,15 +264,16 @@ def build_preprocessor(
     _check_feature_functions(feature_functions)
     counts = dict(category_counts or {})
     onehot = [c for c in categorical if c in counts and counts[c] <= max_onehot]
-    ordinal = [c for c in categorical if c in counts and counts[c] > max_onehot]
+    many = [c for c in categorical if c in counts and counts[c] > max_onehot]
     uncounted = [c for c in categorical if c not in counts]
     transformers: list[tuple[str, Any, list[str]]] = [
         ("numeric", _numeric_pipeline(scale), numeric),
         ("onehot", _categorical_pipeline(_onehot()), onehot),
-        ("ordinal", _categorical_pipeline(_ordinal()), ordinal),
+        ("target", _categorical_pipeline(_target_encoder(scale)), many),
         ("onehot_capped", _categorical_pipeline(_onehot(max_onehot)), uncounted),
         ("datetime", _datetime_pipeline(scale), datetime),
     ]
+    transformers += [(f"text_{name}", _text_pipeline(), [name]) for name in text]
     columns = ColumnTransformer(
         [t for t in transformers if t[2]], remainder="drop", sparse_threshold=0.0
     )
@@ -269,8 +323,34 @@ def _onehot(max_categories: int | None = None) -> OneHotEncoder:
     )
 
 
-def _ordinal() -> OrdinalEncoder:
-    return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+def _target_encoder(scale: bool) -> Pipeline:
+    # Cross-fitted inside fit_transform, so a row's own target never encodes it (no leak);
+    # "auto" picks binary, multiclass (one column per class) or continuous from y.
+    steps: list[tuple[str, Any]] = [("encode", _seeded_target_encoder())]
+    if scale:
+        steps.append(("scale", StandardScaler()))
+    return Pipeline(steps)
+
+
+def _seeded_target_encoder() -> TargetEncoder:
+    """A ``TargetEncoder`` whose cross-fitting folds are the same on every run."""
+    import sklearn
+
+    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
+    if (major, minor) >= (1, 9):  # 1.9 deprecates random_state for a splitter as cv
+        from sklearn.model_selection import KFold
+
+        return TargetEncoder(cv=KFold(5, shuffle=True, random_state=0))
+    return TargetEncoder(random_state=0)  # pragma: no cover - scikit-learn < 1.9
+
+
+def _text_pipeline() -> Pipeline:
+    return Pipeline(
+        [
+            ("text", TextColumn()),
+            ("tfidf", TfidfVectorizer(max_features=MAX_TEXT_FEATURES, dtype=np.float64)),
+        ]
+    )
 
 
 class CategoriesAsText(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -352,6 +432,15 @@ def _check_frame(X: Any, owner: str) -> None:
 
 def _as_frame(X: Any) -> pd.DataFrame:
     return X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
+
+
+def _epoch_seconds(stamps: pd.Series) -> np.ndarray:
+    """Seconds since 1970-01-01 UTC as floats, NaN where missing."""
+    values = stamps.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
+    seconds = values.astype("int64").astype(np.float64) / 1e6
+    seconds[np.isnat(values)] = np.nan
+    result: np.ndarray = seconds
+    return result
 
 
 def _to_datetime(column: pd.Series) -> pd.Series:

@@ -3,7 +3,10 @@
 Each trial cross-validates the candidate with sampled parameters; the running mean over
 folds is reported after every fold so that a ``MedianPruner`` stops hopeless trials early.
 With a ``storage`` URL and a fixed ``study_name`` the study lives in a database, so a search
-that was interrupted resumes where it stopped: only the missing trials run.
+that was interrupted resumes where it stopped: only the missing trials run. Running
+trials send heartbeats to the database, so a trial left running by a killed process is
+failed once its heartbeat is stale, never the live trial of another process tuning the
+same study at the same time.
 
 ``timeout`` is a budget, not a hint: no trial starts after it, and a running trial is
 pruned between folds once it is spent, so a search overruns by at most one fold's fit.
@@ -12,11 +15,14 @@ Large data is tuned on the same stratified sample that selection used (``max_row
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -34,6 +40,7 @@ from ..errors import BackendUnavailableError, ConfigError, ConflictError, Invali
 from ._candidates import Candidate, parse_search_space
 from ._evaluate import check_metric, check_task, metric_direction
 from ._select import Progress, check_cv_data, class_labels, cv_sample, make_splitter, score_fold
+from ._trials import BaseTrialRunner, InProcessTrials
 
 __all__ = [
     "TuningResult",
@@ -41,6 +48,10 @@ __all__ = [
 ]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: A user attribute every trial of ours sets first thing: it has heartbeats. A running
+#: trial without it was started by other code (or an older Loopline) and is taken as
+#: interrupted once it is older than ``stale_after``.
+_BEATS = "loopline_heartbeat"
 
 
 @dataclass
@@ -120,8 +131,10 @@ def tune(
     folds: int = 3,
     random_state: int = 0,
     time_ordered: bool = False,
+    stale_after: int = 30,
     max_rows: int | None = None,
     progress: Progress | None = None,
+    trial_runner: BaseTrialRunner | None = None,
 ) -> TuningResult:
     """Search ``candidate``'s hyperparameters with a seeded TPE sampler and median pruning.
 
@@ -144,9 +157,16 @@ def tune(
         folds: Cross-validation folds per trial.
         random_state: Seed for the sampler, the folds and the estimator.
         time_ordered: Use successive time-ordered folds.
+        stale_after: Seconds without a heartbeat after which a running trial in the
+            storage counts as interrupted (its process was killed): it is marked failed
+            and its slot runs again. Live trials of another process tuning the same study
+            keep beating and are left alone (issue 10, item 6).
         max_rows: Tune on a stratified sample of at most this many rows (as in selection).
         progress: Called with ``(trials finished, trials wanted, seconds left)`` after
             each trial.
+        trial_runner: Where the trials run: one after another here (``InProcessTrials``, the
+            default) or in parallel Ray tasks sharing the study (``RayTrials``, which needs
+            ``storage``).
 
     Returns:
         The best parameters and value, and the trial history.
@@ -189,12 +209,15 @@ def tune(
     fold_data = _Folds(X_cv, y_cv, splits, task, labels, metric, random_state, deadline)
 
     def objective(trial: Trial) -> float:
+        if storage is not None:
+            trial.set_user_attr(_BEATS, True)
         params = {name: _suggest(trial, name, dist) for name, dist in distributions.items()}
         return run_trial(trial, candidate, preprocessor, params, fold_data)
 
-    with _quiet_optuna(), _open_storage(storage) as rdb:
+    _check_stale_after(stale_after)
+    with _quiet_optuna(), _open_storage(storage, stale_after) as rdb:
         study = _load_study(rdb, study_name, metric, random_state)
-        _fail_interrupted_trials(study)
+        _fail_stale_trials(study, stale_after)
         previous = len(study.get_trials(deepcopy=False, states=_FINISHED))
         remaining = max(n_trials - previous, 0)
         if remaining:
@@ -203,12 +226,17 @@ def tune(
             callbacks = (
                 [] if progress is None else [_ProgressCallback(progress, n_trials, deadline)]
             )
-            study.optimize(
+            runner = trial_runner if trial_runner is not None else InProcessTrials()
+            runner.optimize(
+                study,
                 objective,
                 n_trials=remaining,
                 timeout=timeout,
                 catch=(_TrialFailed,),
-                callbacks=callbacks,
+                storage=storage,
+                # Another process tuning the same study (two `loopline run` at once) shares
+                # the budget: stop once the study holds n_trials finished trials.
+                callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=_FINISHED), *callbacks],
             )
         trials = study.get_trials(deepcopy=False)
         return _result(study, trials, candidate.name, metric, direction, previous)
@@ -293,14 +321,34 @@ class _ProgressCallback:
         self.progress(min(done, self.wanted), self.wanted, left)
 
 
-def _fail_interrupted_trials(study: optuna.Study) -> None:
-    """Mark trials left RUNNING by a killed process as FAIL, so they are not counted as done.
+def _fail_stale_trials(study: optuna.Study, stale_after: int) -> None:
+    """Fail trials whose heartbeat stopped (their process was killed): their slots run again.
 
-    One ``tune`` call works on a study at a time (the pipeline step owns its study name), so
-    a trial still RUNNING when the call starts was interrupted. Its slot is run again.
+    Trials of a live process keep beating and are left alone, so two processes can tune
+    one study at once. (Optuna does this too before each trial; doing it first keeps a
+    finished search from reporting a dead trial as running.) A running trial that never
+    had heartbeats is failed once it is older than ``stale_after``.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    now = datetime.now()  # Optuna stamps trials with naive local times
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study.tell(trial.number, state=TrialState.FAIL)
+        started = trial.datetime_start
+        if _BEATS in trial.user_attrs or started is None:
+            continue
+        if (now - started).total_seconds() > stale_after:
+            with contextlib.suppress(RuntimeError, ValueError):  # another process did it
+                study.tell(trial.number, state=TrialState.FAIL)
+
+
+def _check_stale_after(stale_after: int) -> None:
+    if isinstance(stale_after, bool) or not isinstance(stale_after, int) or stale_after < 2:
+        raise ConfigError(
+            f"The 'stale_after' parameter must be an integer number of seconds >= 2. "
+            f"Got {stale_after!r} instead.",
+            value=stale_after,
+        )
 
 
 def _suggest(trial: Trial, name: str, distribution: BaseDistribution) -> Any:
@@ -355,7 +403,9 @@ def _quiet_optuna() -> Iterator[None]:
 
 
 @contextmanager
-def _open_storage(url: str | None) -> Iterator[optuna.storages.RDBStorage | None]:
+def _open_storage(
+    url: str | None, stale_after: int = 30
+) -> Iterator[optuna.storages.RDBStorage | None]:
     """Open the study database (None: in memory), translating failures, and close it after."""
     if url is None:
         yield None
@@ -367,7 +417,7 @@ def _open_storage(url: str | None) -> Iterator[optuna.storages.RDBStorage | None
             value=url,
         )
     try:
-        rdb = optuna.storages.RDBStorage(url)
+        rdb = _rdb_storage(url, stale_after)
     except ImportError as exc:
         raise ConfigError(
             f"The driver for storage {url!r} is not installed: {exc}", value=url
@@ -378,6 +428,29 @@ def _open_storage(url: str | None) -> Iterator[optuna.storages.RDBStorage | None
         yield rdb
     finally:
         rdb.engine.dispose()
+
+
+def _rdb_storage(url: str, stale_after: int) -> optuna.storages.RDBStorage:
+    """Optuna's storage with heartbeats; a race to create its tables is retried.
+
+    Two processes opening a fresh database together both try to create Optuna's tables;
+    the loser gets "table ... already exists" and finds them there when it tries again.
+    """
+    for attempt in range(1, 6):
+        try:
+            with warnings.catch_warnings():
+                # Heartbeats are marked experimental; they tell a trial of a killed process
+                # (failed at the next start) from one another process is running now.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=max(1, stale_after // 6), grace_period=stale_after
+                )
+        except Exception as exc:
+            text = str(exc).lower()
+            if attempt == 5 or not ("already exists" in text or "duplicate" in text):
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def _storage_error(url: str, exc: Exception) -> Exception:

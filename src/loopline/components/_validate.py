@@ -16,7 +16,9 @@ kind                   severity  found when
 ``missing_rate``       warning   the missing rate is above the schema's maximum
 ``missing_rate_jump``  warning   the missing rate grew by more than ``missing_jump``
                                  since the previous span
-``unseen_category``    error     a value is outside a closed category set
+``unseen_category``    error     a value is outside a closed category set; a warning
+                                 under the lenient ``policy`` (``_policy.py``: the same
+                                 table serving and ``loopline predict`` read)
 ``out_of_range``       warning   a numeric value is outside the schema's range
 ``drift``              warning   the distribution moved since the previous span: PSI on
                                  the previous histogram (numeric) or top values
@@ -44,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from loopline.components._drift_math import psi
+from loopline.components._policy import Policy, check_policy, policy_severity
 from loopline.components._schema import ColumnSchema, Schema
 from loopline.components._statistics import (
     Kind,
@@ -249,6 +252,7 @@ def validate(
     previous: dict[str, Any] | None = None,
     missing_jump: float = 0.1,
     drift_threshold: float = 0.2,
+    policy: Policy = "strict",
 ) -> ValidationReport:
     """Check ``df`` against ``schema`` and the previous span, reporting every anomaly.
 
@@ -264,6 +268,8 @@ def validate(
             (0.1 is 10 percentage points).
         drift_threshold: PSI above which a column has drifted (0.2 is the customary
             "significant shift").
+        policy: ``"strict"`` makes unseen categories errors, ``"lenient"`` warnings
+            (``_policy.py``).
 
     Returns:
         The report; call ``raise_for_errors()`` on it to stop on errors.
@@ -281,6 +287,7 @@ def validate(
         [('age', 'out_of_range', 'warning')]
     """
     names = column_names(df, "validate")
+    check_policy(policy)
     _check_arguments(df, schema, statistics, previous, missing_jump, drift_threshold)
     num_rows = len(df)
     anomalies: list[Anomaly] = []
@@ -305,7 +312,7 @@ def validate(
         if num_rows == 0:
             continue
         data = _ColumnData(df.iloc[:, position[column.name]], column, current_columns)
-        checks = _ColumnChecks(data, previous_columns.get(column.name), missing_jump)
+        checks = _ColumnChecks(data, previous_columns.get(column.name), missing_jump, policy)
         anomalies.extend(checks.run(drift_threshold))
     known = set(schema.names)
     anomalies.extend(_extra_column(name) for name in names if name not in known)
@@ -416,9 +423,14 @@ class _ColumnChecks:
     """The checks of one column against its schema entry and the previous span."""
 
     def __init__(
-        self, data: _ColumnData, previous: dict[str, Any] | None, missing_jump: float
+        self,
+        data: _ColumnData,
+        previous: dict[str, Any] | None,
+        missing_jump: float,
+        policy: Policy = "strict",
     ) -> None:
         self.data = data
+        self.policy = policy
         self.schema = data.schema
         self.name = data.name
         self.previous = previous
@@ -589,16 +601,22 @@ class _ColumnChecks:
         unseen = [unseen[i] for i in order]
         rows = int(counts.sum())
         examples = unseen[:_EXAMPLES]
+        severity = policy_severity("unseen_category", self.policy)
+        advice = (
+            "Fix the values, or add them to the column's categories in the schema (null "
+            "allows any value), or use the lenient policy."
+            if severity == "error"
+            else "Allowed by the lenient policy: the model's encoder treats them as unknown."
+        )
         return [
             self._anomaly(
                 "unseen_category",
-                "error",
+                severity,
                 f"Column '{self.name}' has {_plural(len(unseen), 'value')} outside its "
                 f"{len(allowed)} allowed categories in {_plural(rows, 'row')} "
                 f"(e.g. {_show(examples)}); "
                 f"expected one of {_show(sorted(allowed)[:10])}"
-                f"{', ...' if len(allowed) > 10 else ''}. Fix the values, or add them to the "
-                "column's categories in the schema (null allows any value).",
+                f"{', ...' if len(allowed) > 10 else ''}. {advice}",
                 count=rows,
                 distinct=len(unseen),
                 examples=examples,

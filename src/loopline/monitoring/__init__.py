@@ -13,6 +13,7 @@ from ._alert_rules import parse_rules as parse_rules
 from ._baseline import FeatureBaseline as FeatureBaseline
 from ._drift import DriftDetector as DriftDetector
 from ._feedback import FeedbackResult as FeedbackResult
+from ._feedback import LabelTarget as LabelTarget
 from ._feedback import attach_feedback as attach_feedback
 from ._feedback import read_feedback_file as read_feedback_file
 from ._monitor import MonitoringResult as MonitoringResult
@@ -31,6 +32,7 @@ __all__ = [
     "FeatureBaseline",
     "FeatureDrift",
     "FeedbackResult",
+    "LabelTarget",
     "MonitoringResult",
     "attach_feedback",
     "evaluate_rules",

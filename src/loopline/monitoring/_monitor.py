@@ -20,6 +20,7 @@ import pandas as pd
 from ..components import compute_statistics, metric_direction
 from ..components._evaluate import score_predictions
 from ._drift import DriftDetector
+from ._feedback import LabelTarget
 from ._report import DriftReport
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ def monitor(
     request_log: Path,
     window: timedelta | None = None,
     last: int | None = None,
+    last_labelled: int | None = None,
+    last_requests: int | None = None,
     now: datetime | None = None,
     detector: DriftDetector | None = None,
 ) -> MonitoringResult:
@@ -89,7 +92,10 @@ def monitor(
         ref: ``NAME@ALIAS`` or ``NAME/VERSION``.
         request_log: The request log's folder.
         window: How far back from ``now`` to look (default: everything logged).
-        last: Only the latest this many records instead of a time window.
+        last: Only the latest this many records of the version instead of a time window.
+        last_labelled: The latest records of the version back to the one that makes this
+            many labelled records (or all of them, when fewer are labelled).
+        last_requests: The records of the version's latest this many requests (batches).
         now: The end of the window (default: now).
         detector: The drift detector's settings (default thresholds when None).
 
@@ -103,7 +109,9 @@ def monitor(
     package = registry.load_package(f"{version.model}/{version.version}")
     end = now or datetime.now(timezone.utc)
     start = end - window if window is not None else None
-    frame, read = _read_window(request_log, version, start, end, last)
+    frame, read = _read_window(
+        request_log, version, start, end, last, last_labelled, last_requests, registry.store
+    )
     features = frame[[f"{INPUT}{f}" for f in package.features if f"{INPUT}{f}" in frame]]
     features = features.rename(columns=lambda c: c[len(INPUT) :])
     predictions = frame.get(f"{OUTPUT}prediction")
@@ -140,7 +148,14 @@ def monitor(
 
 
 def _read_window(
-    root: Path, version: ModelVersion, start: datetime | None, end: datetime, last: int | None
+    root: Path,
+    version: ModelVersion,
+    start: datetime | None,
+    end: datetime,
+    last: int | None,
+    last_labelled: int | None = None,
+    last_requests: int | None = None,
+    store: Store | None = None,
 ) -> tuple[pd.DataFrame, Any]:
     from ..serving import read_request_log
 
@@ -148,10 +163,43 @@ def _read_window(
         from ..serving._request_log import ReadStats
 
         return pd.DataFrame({"request_id": [], "version": []}), ReadStats(0, 0, 0)
-    frame, read = read_request_log(root, version.model, since=start, until=end, last=last)
+    wanted = last or last_labelled or last_requests
+    if wanted is None:
+        frame, read = read_request_log(root, version.model, since=start, until=end)
+        return _of_version(frame, version), read
+    # Read the newest records, more and more of them, until the version has enough: the
+    # window is an amount of data, never "everything since the start" unless that is all.
+    size = wanted
+    while True:
+        frame, read = read_request_log(root, version.model, until=end, last=size)
+        # Past 64 times the amount, older versions' records fill the log: stop there.
+        exhausted = len(frame) < size or size >= 64 * wanted
+        mine = _of_version(frame, version)
+        if last is not None:
+            if len(mine) >= last or exhausted:
+                return mine.tail(last).reset_index(drop=True), read
+        elif last_requests is not None:
+            ids = mine["request_id"].drop_duplicates() if len(mine) else mine["request_id"]
+            if len(ids) >= last_requests or exhausted:
+                keep = set(ids.tail(last_requests))
+                return mine[mine["request_id"].isin(keep)].reset_index(drop=True), read
+        else:
+            assert last_labelled is not None and store is not None
+            labels = store.monitoring.labels(version.model, mine["request_id"].unique())
+            keys = list(zip(mine["request_id"], mine["row"].astype(int), strict=True))
+            flags = np.array([key in labels for key in keys], dtype=bool)
+            if int(flags.sum()) >= last_labelled or exhausted:
+                if int(flags.sum()) > last_labelled:
+                    first = np.flatnonzero(flags)[-last_labelled]
+                    mine = mine.iloc[first:]
+                return mine.reset_index(drop=True), read
+        size *= 4
+
+
+def _of_version(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFrame:
     if len(frame):
         frame = frame[frame["version"].astype(str) == str(version.version)]
-    return frame.reset_index(drop=True), read
+    return frame.reset_index(drop=True)
 
 
 def _first_time(frame: pd.DataFrame) -> float | None:
@@ -168,6 +216,11 @@ def window_performance(
     if not len(frame):
         return None
     labels = store.monitoring.labels(model, frame["request_id"].unique())
+    # Labels stored before /feedback checked them may not fit the model: they are skipped
+    # (a string among 0/1 labels made scikit-learn refuse the whole window, issue 10).
+    target = LabelTarget.of(package)
+    checked = {key: target.check(label) for key, label in labels.items()}
+    labels = {key: label for key, (label, reason) in checked.items() if reason is None}
     if not labels:
         return None
     keys = list(zip(frame["request_id"], frame["row"].astype(int), strict=True))

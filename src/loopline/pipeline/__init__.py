@@ -9,12 +9,14 @@ from ._pipeline import Pipeline as Pipeline
 from ._pipeline import PipelineGraph as PipelineGraph
 from ._pipeline import pipeline as pipeline
 from ._process_pool import ProcessPoolExecutor as ProcessPoolExecutor
+from ._ray import RayExecutor as RayExecutor
 from ._runner import RunListener as RunListener
 from ._runner import Runner as Runner
 from ._runner import RunResult as RunResult
 from ._step import Step as Step
 from ._step import step as step
 from ._tracking import StepProgress as StepProgress
+from ._tracking import current_executor as current_executor
 from ._tracking import current_run_id as current_run_id
 from ._tracking import current_store_url as current_store_url
 from ._tracking import load_artifact as load_artifact
@@ -34,11 +36,13 @@ __all__ = [
     "Pipeline",
     "PipelineGraph",
     "ProcessPoolExecutor",
+    "RayExecutor",
     "RunListener",
     "RunResult",
     "Runner",
     "Step",
     "StepProgress",
+    "current_executor",
     "current_run_id",
     "current_store_url",
     "get_executor",

@@ -41,17 +41,19 @@ class BaseExecutor(ABC):
 
 
 def get_executor(name: str, **options: Any) -> BaseExecutor:
-    """The executor registered under ``name`` (``inprocess``, ``process``, or a plugin's).
+    """The executor registered under ``name``: ``inprocess``, ``process``, ``ray`` or a plugin's.
 
     Raises:
         ConfigError: No executor has that name.
     """
     from ._inprocess import InProcessExecutor
     from ._process_pool import ProcessPoolExecutor
+    from ._ray import RayExecutor
 
     known: dict[str, Any] = {
         InProcessExecutor.name: InProcessExecutor,
         ProcessPoolExecutor.name: ProcessPoolExecutor,
+        RayExecutor.name: RayExecutor,
     }
     if name not in known:
         from importlib.metadata import entry_points

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError, StepFailedError
+from ..errors import (
+    ArtifactIntegrityError,
+    ArtifactNotFoundError,
+    ConfigError,
+    NotFoundError,
+    PipelineDefinitionError,
+    StepFailedError,
+)
 from ._executor import BaseExecutor, get_executor
 from ._hashing import cache_key, canonical_json
 from ._pipeline import Invocation, Pipeline, PipelineGraph
@@ -19,6 +28,8 @@ if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
     from ..config import Settings
     from ..store import Artifact, Run, StepRun, Store
+
+log = logging.getLogger("loopline.pipeline")
 
 
 class RunListener:
@@ -34,6 +45,9 @@ class RunListener:
         self, name: str, status: str, duration: float | None, error: str | None
     ) -> None:
         """A step ended: ``succeeded``, ``cached``, ``reused``, ``failed`` or ``interrupted``."""
+
+    def on_step_warning(self, name: str, message: str) -> None:
+        """Something about a step deserves the user's eye (e.g. an altered cached output)."""
 
     def on_run_end(self, result: RunResult) -> None:
         """The run ended."""
@@ -132,14 +146,35 @@ class Runner:
         settings: Settings,
         *,
         executor: str | None = None,
+        address: str | None = None,
         listeners: Sequence[RunListener] = (),
     ) -> Runner:
-        """A runner on a project's store, artifact store and executor."""
+        """A runner on a project's store, artifact store and executor.
+
+        Args:
+            settings: The project's settings.
+            executor: An executor name overriding the settings'.
+            address: A Ray cluster address overriding the settings' (``ray`` executor only).
+            listeners: Receivers of progress.
+
+        Raises:
+            ConfigError: Unknown executor, or an address for an executor other than Ray.
+        """
         from ..artifacts import ArtifactStore
         from ..store import Store
 
         name = executor or settings.executor
-        options = {"max_workers": settings.max_workers} if name == "process" else {}
+        if address is not None and name != "ray":
+            raise ConfigError(
+                f"--address names a Ray cluster, but the executor is {name!r}.",
+                hint="Add --executor ray, or leave out --address.",
+                value=address,
+            )
+        options: dict[str, Any] = {}
+        if name == "process":
+            options = {"max_workers": settings.max_workers}
+        elif name == "ray":
+            options = {"address": address or settings.ray_address, "num_cpus": settings.max_workers}
         return cls(
             Store(settings.store_url),
             ArtifactStore(settings.artifacts_url),
@@ -167,14 +202,27 @@ class Runner:
         *,
         pipeline_ref: str | None = None,
         resume: str | None = None,
+        rerun: Collection[str] = (),
+        cache: bool = True,
     ) -> RunResult:
         """Run ``pipeline`` with ``params``, or resume the unfinished run ``resume``.
 
         On resume, steps that finished in that run are reused when their code,
-        parameters and inputs are unchanged; the others run again.
+        parameters and inputs are unchanged; the others run again. A reused or cached
+        output is used only if its bytes still match the recorded size and sha256; if
+        not, the step runs again (listeners get ``on_step_warning``).
+
+        Args:
+            pipeline: The pipeline to run.
+            params: Its parameters (those of the resumed run by default).
+            pipeline_ref: How the pipeline was named, recorded to resume it later.
+            resume: Id of a failed or interrupted run to resume.
+            rerun: Names of steps to run again even if they could be reused or cached.
+            cache: False runs every step again (nothing is reused or taken from cache).
 
         Raises:
-            PipelineDefinitionError: The pipeline's graph is invalid (nothing ran).
+            PipelineDefinitionError: The pipeline's graph is invalid, or ``rerun`` names
+                a step it does not have (nothing ran).
             StepFailedError: A step failed; the run is recorded as failed.
             NotFoundError: The run to resume does not exist.
         """
@@ -183,6 +231,7 @@ class Runner:
             old = self.store.runs.get(resume)
             params = old.params if params is None else params
         graph = pipeline.trace(params)
+        rerun = _check_rerun(rerun, graph)
         version = self.store.runs.register_pipeline_version(
             graph.name, graph.definition_hash, canonical_json(graph.definition())
         )
@@ -203,20 +252,42 @@ class Runner:
             self.store.events.append("run.started", "run", run.id, payload={"pipeline": graph.name})
         for listener in self.listeners:
             listener.on_run_start(run, graph)
-        return _Execution(self, graph, run, previous).execute()
+        forced = set(graph.order) if not cache else set(rerun)
+        return _Execution(self, graph, run, previous, forced).execute()
+
+
+def _check_rerun(rerun: Collection[str], graph: PipelineGraph) -> list[str]:
+    """The names of steps to rerun, each checked to be a step of the graph."""
+    names = [rerun] if isinstance(rerun, str) else list(rerun)
+    for name in names:
+        if name not in graph.invocations:
+            close = difflib.get_close_matches(str(name), list(graph.order), n=1)
+            raise PipelineDefinitionError(
+                f"Cannot rerun step {name!r}: pipeline {graph.name!r} has no such step."
+                + (f" Did you mean {close[0]!r}?" if close else ""),
+                hint=f"Its steps: {', '.join(graph.order)}.",
+                value=name,
+            )
+    return names
 
 
 class _Execution:
     """The state of one run while it executes."""
 
     def __init__(
-        self, runner: Runner, graph: PipelineGraph, run: Run, previous: dict[str, StepRun]
+        self,
+        runner: Runner,
+        graph: PipelineGraph,
+        run: Run,
+        previous: dict[str, StepRun],
+        forced: set[str],
     ) -> None:
         self.runner = runner
         self.store = runner.store
         self.graph = graph
         self.run = run
         self.previous = previous
+        self.forced = forced
         self.outputs: dict[str, dict[str, Artifact]] = {}
         self.step_run_ids: dict[str, int] = {}
         self.running: dict[Future[StepOutcome], _Running] = {}
@@ -294,6 +365,7 @@ class _Execution:
             params=invocation.params,
             store_url=self.store.url,
             artifacts_url=self.runner.artifacts.url,
+            executor=self.runner.executor.name,
         )
         for listener in self.runner.listeners:
             listener.on_step_start(invocation.name)
@@ -304,10 +376,12 @@ class _Execution:
     def _reuse(self, invocation: Invocation, key: str, input_ids: dict[str, int]) -> bool:
         """Serve a step from this run's earlier attempt (resume) or from the cache."""
         name = invocation.name
+        if name in self.forced:
+            return False
         before = self.previous.get(name)
         if before is not None and before.cache_key == key:
             outputs = self.store.runs.step_outputs(before.id)
-            if self._blobs_exist(outputs):
+            if self._intact(name, outputs):
                 self.outputs[name] = outputs
                 self.step_run_ids[name] = before.id
                 self._notify_end(name, "reused", 0.0, None)
@@ -315,7 +389,7 @@ class _Execution:
         if not invocation.step.options.cache:
             return False
         cached = self.store.runs.find_cached(key, invocation.step.options.outputs)
-        if cached is None or not self._blobs_exist(cached):
+        if cached is None or not self._intact(name, cached):
             return False
         self.step_run_ids[name] = self.store.runs.record_cached_step(
             self.run.id,
@@ -330,8 +404,33 @@ class _Execution:
         self._notify_end(name, "cached", 0.0, None)
         return True
 
-    def _blobs_exist(self, outputs: Mapping[str, Artifact]) -> bool:
-        return all(self.runner.artifacts.exists(a.uri) for a in outputs.values())
+    def _intact(self, name: str, outputs: Mapping[str, Artifact]) -> bool:
+        """Whether every output's bytes are the recorded ones; if not, say so and rerun.
+
+        A blob altered on disk must not be served from cache: the step runs again and
+        writes it anew (loopline issue 10, item 7).
+        """
+        for output, artifact in outputs.items():
+            try:
+                self.runner.artifacts.verify(artifact.uri, artifact.sha256, artifact.size)
+            except (ArtifactIntegrityError, ArtifactNotFoundError) as exc:
+                message = (
+                    f"Output {output!r} of step {name!r} (artifact #{artifact.id}) cannot be "
+                    f"reused: {exc} The step runs again."
+                )
+                if not self.runner.listeners:
+                    log.warning(message)  # listeners (the CLI's live view) show it instead
+                self.store.events.append(
+                    "step.cache_refused",
+                    "run",
+                    self.run.id,
+                    reason=message,
+                    payload={"step": name, "artifact_id": artifact.id},
+                )
+                for listener in self.runner.listeners:
+                    listener.on_step_warning(name, message)
+                return False
+        return True
 
     def _finish(self, future: Future[StepOutcome], running: _Running) -> None:
         name = running.invocation.name

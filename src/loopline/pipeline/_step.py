@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -16,14 +17,24 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+#: What a step may ask an executor for: ``{"cpu": 2, "gpu": 1, "memory": 4e9}`` (memory in
+#: bytes), or an amount of a custom resource a Ray cluster declares.
+Resources = Mapping[str, float]
+
+#: The built-in resource names; any other name is a custom (Ray) resource.
+RESOURCE_NAMES = ("cpu", "gpu", "memory")
+
+
 @dataclass(frozen=True)
 class StepOptions:
-    """How a step runs: its outputs, caching and retries."""
+    """How a step runs: its outputs, caching, retries and the resources it needs."""
 
     name: str
     outputs: tuple[str, ...] = ("output",)
     cache: bool = True
     retries: int = 0
+    #: Sorted ``(name, amount)`` pairs (a tuple, so options stay hashable); see ``Resources``.
+    resources: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,7 @@ class Step(Generic[P, R]):
         cache: bool | None = None,
         retries: int | None = None,
         after: Sequence[str] | None = None,
+        resources: Resources | None = None,
     ) -> Step[P, R]:
         """A copy of this step with other options (the same code).
 
@@ -88,6 +100,7 @@ class Step(Generic[P, R]):
             cache: Whether outputs of earlier runs may be reused.
             retries: How many times to run the function again after it raises.
             after: Names of steps that must finish first although no data flows from them.
+            resources: What the step needs from the executor (see :func:`step`).
         """
         changes: dict[str, Any] = {}
         if name is not None:
@@ -96,6 +109,8 @@ class Step(Generic[P, R]):
             changes["cache"] = cache
         if retries is not None:
             changes["retries"] = _check_retries(retries, self.name)
+        if resources is not None:
+            changes["resources"] = _check_resources(resources, self.name)
         return Step(
             self.func,
             replace(self.options, **changes),
@@ -121,6 +136,38 @@ def _check_retries(retries: int, name: str) -> int:
             value=retries,
         )
     return retries
+
+
+def _check_resources(resources: Resources, name: str) -> tuple[tuple[str, float], ...]:
+    """``resources`` as sorted pairs, or a clear error naming the bad entry."""
+    allowed = f"Use names such as {', '.join(RESOURCE_NAMES)} (or a custom Ray resource)"
+    if not isinstance(resources, Mapping):
+        raise PipelineDefinitionError(
+            f"The 'resources' option of step {name!r} must be a mapping such as "
+            f"{{'cpu': 2}}. Got {resources!r} instead.",
+            value=resources,
+        )
+    pairs = []
+    for key, amount in resources.items():
+        if not isinstance(key, str) or not key:
+            raise PipelineDefinitionError(
+                f"The 'resources' option of step {name!r} has a key {key!r}; keys must be "
+                f"non-empty strings. {allowed}.",
+                value=key,
+            )
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, int | float)
+            or not math.isfinite(amount)
+            or amount < 0
+        ):
+            raise PipelineDefinitionError(
+                f"The 'resources' option of step {name!r} asks for {key}={amount!r}; an "
+                "amount must be a finite number >= 0.",
+                value=amount,
+            )
+        pairs.append((key, float(amount)))
+    return tuple(sorted(pairs))
 
 
 def _outputs_from_annotation(func: Callable[..., Any]) -> tuple[str, ...] | None:
@@ -158,6 +205,7 @@ def step(
     outputs: Sequence[str] | None = None,
     cache: bool = True,
     retries: int = 0,
+    resources: Resources | None = None,
 ) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 
 
@@ -169,6 +217,7 @@ def step(
     outputs: Sequence[str] | None = None,
     cache: bool = True,
     retries: int = 0,
+    resources: Resources | None = None,
 ) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
     """Make a function a pipeline step.
 
@@ -181,6 +230,10 @@ def step(
             ``"output"`` for a single value.
         cache: Reuse outputs of an earlier run with the same code, parameters and inputs.
         retries: How many times to run the function again after it raises.
+        resources: What one run of the step needs, e.g. ``{"cpu": 2, "gpu": 1}``
+            (``memory`` in bytes; other names are custom Ray resources). The Ray executor
+            schedules the step on a worker that has them; executors on one machine ignore
+            them. Resources do not change the step's cache key.
 
     Returns:
         A :class:`Step`.
@@ -210,6 +263,7 @@ def step(
             outputs=names,
             cache=bool(cache),
             retries=_check_retries(retries, name or f.__name__),
+            resources=_check_resources({} if resources is None else resources, name or f.__name__),
         )
         return Step(f, options)
 

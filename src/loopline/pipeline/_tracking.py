@@ -32,6 +32,8 @@ class TrackingContext:
     store: Store
     save_artifact: Callable[[Any, str], int] | None = None
     load_artifact: Callable[[int, str], Any] | None = None
+    #: The name of the executor running the step (steps may spread their own work on it).
+    executor: str = "inprocess"
     metrics: list[tuple[str, float, int | None, float]] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -254,6 +256,17 @@ def current_store_url() -> str:
         InvalidInputError: Outside a step or run.
     """
     return _current("current_store_url").store.url
+
+
+def current_executor() -> str:
+    """The name of the executor running the current step (``inprocess``, ``process``, ``ray``).
+
+    A step that parallelises its own work (tuning trials) asks this to use the same engine.
+
+    Raises:
+        InvalidInputError: Outside a step or run.
+    """
+    return _current("current_executor").executor
 
 
 @contextmanager

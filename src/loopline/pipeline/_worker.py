@@ -1,7 +1,7 @@
 """What an executor runs: one step, from serialisable inputs to serialisable outputs.
 
 A :class:`StepTask` holds only strings, numbers and dicts, so the in-process, process
-pool and (later) Ray executors all pass the same object. The worker imports the step,
+pool and Ray executors all pass the same object. The worker imports the step,
 loads and verifies its inputs, runs it with tracking, and stores its outputs.
 """
 
@@ -46,6 +46,8 @@ class StepTask:
     params: dict[str, Any]
     store_url: str
     artifacts_url: str
+    #: The executor's name, which the step can read with ``current_executor()``.
+    executor: str = "inprocess"
 
 
 @dataclass(frozen=True)
@@ -140,14 +142,19 @@ def _import_file(ref: StepRef) -> Any:
     return module
 
 
-def execute_step(task: StepTask) -> StepOutcome:
+def execute_step(task: StepTask, step: Step[..., Any] | None = None) -> StepOutcome:
     """Run one step: load inputs, call the function with tracking, store the outputs.
+
+    Args:
+        task: What to run.
+        step: The step itself when the executor ships it (Ray pickles it by value when
+            its module cannot be imported); else resolved from ``task.step``.
 
     Never raises for a failing step: the error comes back in the outcome.
     """
     attempts = 0
     try:
-        step = resolve_step(task.step)
+        step = step if step is not None else resolve_step(task.step)
         store, artifacts = _resources(task.store_url, task.artifacts_url)
         kwargs = dict(task.params)
         for name, blob in task.inputs.items():
@@ -158,6 +165,7 @@ def execute_step(task: StepTask) -> StepOutcome:
             store,
             save_artifact=functools.partial(_save_extra, store, artifacts, task.step_run_id),
             load_artifact=functools.partial(_load_extra, store, artifacts, task.step_run_id),
+            executor=task.executor,
         )
         while True:
             attempts += 1

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..config import NAME_PATTERN
 from ..errors import InvalidInputError
 
-_REF = re.compile(
-    r"^(?P<name>[A-Za-z0-9_.\-]+)(?:@(?P<alias>[A-Za-z0-9_.\-]+)|/(?P<version>\d+))?$"
-)
+#: The largest version number (the store keeps versions as 32-bit integers on PostgreSQL).
+MAX_VERSION = 2**31 - 1
+
+_NAME = NAME_PATTERN.removeprefix("^").removesuffix("$")
+_REF = re.compile(rf"^(?P<name>{_NAME})(?:@(?P<alias>{_NAME})|/(?P<version>\d{{1,10}}))?$")
 
 
 @dataclass(frozen=True)
@@ -41,5 +44,20 @@ def parse_ref(text: str) -> ModelRef:
         )
     version = match["version"]
     if version is not None:
-        return ModelRef(match["name"], version=int(version))
+        return ModelRef(match["name"], version=check_version(int(version)))
     return ModelRef(match["name"], alias=match["alias"] or "production")
+
+
+def check_version(version: object) -> int:
+    """Return ``version`` if it can be a version number (1 to ``MAX_VERSION``).
+
+    Raises:
+        InvalidInputError: It is not an integer in that range.
+    """
+    if isinstance(version, int) and not isinstance(version, bool) and 1 <= version <= MAX_VERSION:
+        return version
+    raise InvalidInputError(
+        f"A version number is an integer from 1 to {MAX_VERSION:,}. Got {str(version)[:40]}.",
+        hint="List the versions with 'loopline models list NAME'.",
+        value=str(version)[:40],
+    )

@@ -16,9 +16,16 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConflictError, InvalidInputError, NotFoundError
+from ..config import check_name
+from ..errors import (
+    ArtifactIntegrityError,
+    ArtifactNotFoundError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from ._infra import DEFAULT_TIMEOUT, validate_infra
-from ._refs import ModelRef, parse_ref
+from ._refs import ModelRef, check_version, parse_ref
 
 if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
@@ -64,8 +71,10 @@ class Registry:
             The version and whether it is new.
 
         Raises:
-            InvalidInputError: ``policy`` is not ``auto`` or ``manual``.
+            InvalidInputError: ``policy`` is not ``auto`` or ``manual``, or ``name`` breaks
+                the name rule (``loopline.config.NAME_RULE``).
         """
+        check_name(name, what="model name")
         if policy not in POLICIES:
             raise InvalidInputError(
                 f"Unknown approval policy {policy!r}. Use one of: {', '.join(POLICIES)}.",
@@ -188,10 +197,15 @@ class Registry:
         """Point ``alias`` at ``version`` after checking approval and infra validation.
 
         Raises:
+            InvalidInputError: The name or alias breaks the name rule, or the version is
+                not a version number.
             NotFoundError: No such version.
             ConflictError: The version is rejected, not approved (for production), or
                 failed infra validation.
         """
+        check_name(name, what="model name")
+        check_name(alias, what="alias")
+        check_version(version)
         target = self.store.models.get(name, version)
         if target.status == "rejected":
             raise ConflictError(
@@ -208,6 +222,8 @@ class Registry:
                 model=name,
                 version=version,
             )
+        # The alias must not move onto bytes the server would refuse (issue 10, item 7).
+        self.verify_package(target, alias=alias)
         self.check_infra(name, version, timeout=timeout)
         move = self.store.models.move_alias(name, alias, version, actor=self.actor, reason=reason)
         self._event(
@@ -226,7 +242,10 @@ class Registry:
         Raises:
             NotFoundError: No such model.
             ConflictError: The alias has no earlier version to return to.
+            InvalidInputError: The name or alias breaks the name rule.
         """
+        check_name(name, what="model name")
+        check_name(alias, what="alias")
         moves = self.store.models.history(name, alias)
         if not moves or moves[-1].previous is None:
             raise ConflictError(
@@ -236,6 +255,7 @@ class Registry:
                 alias=alias,
             )
         previous = moves[-1].previous
+        self.verify_package(self.store.models.get(name, previous), alias=alias)
         move = self.store.models.move_alias(
             name,
             alias,
@@ -250,6 +270,31 @@ class Registry:
             reason or "rollback",
             {"alias": alias, "version": previous, "previous": move.previous},
         )
+        return move
+
+    def clear_alias(self, name: str, alias: str, *, reason: str) -> AliasMove | None:
+        """Remove ``alias`` (e.g. ``staging`` after a failed canary); servers following it
+        stop sending it traffic. Returns the move, or None when the alias pointed nowhere.
+
+        Raises:
+            NotFoundError: No such model.
+            ConflictError: ``alias`` is ``production`` (roll it back instead).
+        """
+        if alias == PRODUCTION:
+            raise ConflictError(
+                f"The {PRODUCTION!r} alias of {name!r} cannot be removed: a server follows it.",
+                hint=f"Point it elsewhere: loopline models rollback {name}.",
+                model=name,
+                alias=alias,
+            )
+        move = self.store.models.remove_alias(name, alias, actor=self.actor, reason=reason)
+        if move is not None and move.previous is not None:
+            self._event(
+                "alias.removed",
+                self.store.models.get(name, move.previous),
+                reason,
+                {"alias": alias, "version": None, "previous": move.previous},
+            )
         return move
 
     def check_infra(
@@ -283,6 +328,33 @@ class Registry:
                 version=version,
             )
         return current
+
+    def verify_package(self, version: ModelVersion, *, alias: str | None = None) -> None:
+        """Check that a version's package file holds the bytes registered for it.
+
+        Args:
+            version: The version whose package to check.
+            alias: The alias about to point at it, named in the error.
+
+        Raises:
+            ArtifactNotFoundError: The package file is gone.
+            ArtifactIntegrityError: The package file was altered since it was registered.
+        """
+        record = self.store.artifacts.get(version.artifact_id)
+        try:
+            self.artifacts.verify(record.uri, record.sha256, record.size)
+        except (ArtifactIntegrityError, ArtifactNotFoundError) as exc:
+            what = f" cannot take alias {alias!r}" if alias else " cannot be used"
+            raise type(exc)(
+                f"Version {version.version} of {version.model!r}{what}: {exc}",
+                hint="Restore the package file from a backup, or train and register a new "
+                "version (loopline run --rerun package).",
+                model=version.model,
+                version=version.version,
+                artifact_id=record.id,
+                uri=record.uri,
+                sha256=record.sha256,
+            ) from exc
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from ._html import render_badge as render_badge
 from ._html import render_note as render_note
 from ._html import render_page as render_page
 from ._html import render_table as render_table
+from ._html import status_tone as status_tone
 from ._monitoring_report import render_monitoring_report as render_monitoring_report
 from ._run_report import SupportsToDict as SupportsToDict
 from ._run_report import render_run_report as render_run_report
@@ -62,5 +63,6 @@ __all__ = [
     "render_page",
     "render_run_report",
     "render_table",
+    "status_tone",
     "write_report",
 ]

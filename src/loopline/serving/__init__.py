@@ -7,6 +7,7 @@
 from ._app import create_app as create_app
 from ._batcher import MicroBatcher as MicroBatcher
 from ._batcher import Predictions as Predictions
+from ._logging import log_config as log_config
 from ._payload import read_payload as read_payload
 from ._request_log import RequestLog as RequestLog
 from ._request_log import read_request_log as read_request_log
@@ -24,6 +25,7 @@ __all__ = [
     "RequestLog",
     "ServingOptions",
     "create_app",
+    "log_config",
     "read_payload",
     "read_request_log",
 ]

@@ -42,7 +42,8 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 import pandas as pd
@@ -185,8 +186,8 @@ def _read(
 ) -> Records | ValidationResult:
     """The fast path's records, or else the full path's checked result."""
     if csv:
-        frame = csv_to_frame(raw, schema, max_bytes=max_bytes, max_rows=max_rows)
-        return _checked(frame, schema, policy, max_string_length, max_errors)
+        frame, extra = _csv_frame(raw, schema, max_bytes, max_rows)
+        return _checked(frame, extra, schema, policy, max_string_length, max_errors)
     body = parse_json_body(raw, max_bytes=max_bytes)
     fast = fast_records(
         body,
@@ -197,12 +198,17 @@ def _read(
     )
     if fast is not None:
         return fast
-    frame = body_to_frame(body, schema, format=format, max_rows=max_rows, max_errors=max_errors)
-    return _checked(frame, schema, policy, max_string_length, max_errors)
+    frame, extra = _body_frame(body, schema, format, max_rows, max_errors)
+    return _checked(frame, extra, schema, policy, max_string_length, max_errors)
 
 
 def _checked(
-    frame: pd.DataFrame, schema: Schema, policy: Policy, max_string_length: int, max_errors: int
+    frame: pd.DataFrame,
+    extra: list[str],
+    schema: Schema,
+    policy: Policy,
+    max_string_length: int,
+    max_errors: int,
 ) -> ValidationResult:
     result = check_frame(
         frame,
@@ -210,6 +216,7 @@ def _checked(
         policy=policy,
         max_errors=max_errors,
         max_string_length=max_string_length,
+        extra_fields=extra,
     )
     result.raise_for_errors()
     return result
@@ -251,7 +258,9 @@ def csv_to_frame(
 
     Numbers and booleans are read as pandas reads a CSV (as MLflow's scoring server does);
     the schema's text fields (categories, datetimes) are read as text, so ``007`` stays
-    ``"007"``. An empty cell is a missing value. ``check_frame`` judges the values.
+    ``"007"``. An empty cell is a missing value. ``check_frame`` judges the values. Only
+    the schema's fields are read (the first column of each name): ``read_payload`` reports
+    the header's other names.
 
     Raises:
         PayloadError: With ``status`` 413 over ``max_bytes`` or ``max_rows``; with 422 if
@@ -263,17 +272,54 @@ def csv_to_frame(
         >>> csv_to_frame(b"x,c\\n1.5,007\\n2,\\n", schema).to_dict("list")
         {'x': [1.5, 2.0], 'c': ['007', nan]}
     """
+    return _csv_frame(raw, schema, max_bytes, max_rows)[0]
+
+
+def _csv_frame(
+    raw: bytes, schema: Schema, max_bytes: int, max_rows: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """``csv_to_frame``'s frame of the schema's fields, and the header's other names.
+
+    Only the schema's fields become columns (the first of each name), so that a header of
+    20,000 unknown names costs no more than reading it; the other names (unknown ones,
+    repeated ones) are returned for ``check_frame`` to judge.
+    """
     text = _text_of(raw, max_bytes, "CSV (Content-Type: text/csv)")
     as_text = {c.name: str for c in schema.columns if c.kind in ("categorical", "datetime")}
     hint = "Send a header row of field names, then one record per line (DataFrame.to_csv)."
-    _check_csv_widths(text, hint)
+    header, records = _check_csv_widths(text, hint)
+    known = set(schema.names)
+    seen: set[str] = set()
+    positions, extra = [], []
+    for position, name in enumerate(header):
+        if name in known and name not in seen:
+            positions.append(position)
+        else:
+            extra.append(name)
+        seen.add(name)
+    if not header:
+        raise PayloadError("The CSV body is empty; expected a header row.", hint=hint)
+    if not positions:  # no known field (pandas would build 20,000 empty columns): count rows
+        frame = pd.DataFrame(index=pd.RangeIndex(min(records, max_rows + 1)))
+        return _counted(frame, max_rows), extra
     try:
         # index_col=False: a first column without a header name is not an index.
-        frame = pd.read_csv(io.StringIO(text), dtype=as_text, nrows=max_rows + 1, index_col=False)
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=as_text,
+            nrows=max_rows + 1,
+            index_col=False,
+            usecols=positions,
+        )
     except pd.errors.EmptyDataError as exc:
         raise PayloadError("The CSV body is empty; expected a header row.", hint=hint) from exc
     except (pd.errors.ParserError, ValueError) as exc:
         raise PayloadError(f"The request body is not valid CSV: {exc}", hint=hint) from exc
+    return _counted(frame, max_rows), extra
+
+
+def _counted(frame: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    """``frame``, refused if it has no records or more than ``max_rows``."""
     if len(frame) > max_rows:
         raise PayloadError(
             f"The request has more than {max_rows:,} records, the limit.",
@@ -281,18 +327,27 @@ def csv_to_frame(
             hint=f"Split the records over requests of at most {max_rows:,}.",
             limit=max_rows,
         )
-    if frame.empty:
+    if not len(frame):
         raise _no_records()
     return frame
 
 
-def _check_csv_widths(text: str, hint: str) -> None:
-    """Refuse records with more values than the header has names (pandas would drop them)."""
+def _check_csv_widths(text: str, hint: str) -> tuple[list[str], int]:
+    """The header's names and the number of records; refuses records with more values than
+    the header has names (pandas would drop them)."""
     try:
-        rows = csv.reader(io.StringIO(text))
-        header = next(rows, [])
-        for line, row in enumerate(rows, start=2):
+        reader = csv.reader(io.StringIO(text))
+        header: list[str] | None = None
+        records = 0
+        for row in reader:
+            if not row:
+                continue  # pandas skips blank lines too
+            if header is None:
+                header = row
+                continue
+            records += 1
             if len(row) > len(header):
+                line = reader.line_num
                 raise PayloadError(
                     f"Line {line} of the CSV body has {len(row)} values, but the header names "
                     f"{len(header)} fields.",
@@ -301,6 +356,7 @@ def _check_csv_widths(text: str, hint: str) -> None:
                 )
     except csv.Error as exc:
         raise PayloadError(f"The request body is not valid CSV: {exc}", hint=hint) from exc
+    return header or [], records
 
 
 def parse_json_body(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
@@ -365,7 +421,9 @@ def _parse_float(text: str) -> float | str:
 
 
 def _parse_int(text: str) -> int | str:
-    return int(text) if len(text.lstrip("-")) <= _MAX_INT_DIGITS else text
+    if len(text) <= _MAX_INT_DIGITS or len(text.lstrip("-")) <= _MAX_INT_DIGITS:
+        return int(text)
+    return text
 
 
 # -- step 2: JSON to a frame of raw values ----------------------------------------------------
@@ -383,7 +441,9 @@ def body_to_frame(
 
     The accepted shapes are in this module's docstring. Values are not checked here
     (``check_frame`` does it); the structure is: each record must be an object (or a list
-    of one value per column), and columns must have equal lengths.
+    of one value per column), and columns must have equal lengths. Only the schema's
+    fields become columns: a body naming thousands of unknown fields (each record its
+    own) builds no frame of records times names; ``read_payload`` reports those names.
 
     Args:
         body: The decoded JSON.
@@ -406,6 +466,13 @@ def body_to_frame(
         >>> body_to_frame({"inputs": [[1.0, "a"], [2.0, "b"]]}, schema).to_dict("list")
         {'x': [1.0, 2.0], 'c': ['a', 'b']}
     """
+    return _body_frame(body, schema, format, max_rows, max_errors)[0]
+
+
+def _body_frame(
+    body: Any, schema: Schema, format: BodyFormat, max_rows: int, max_errors: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """``body_to_frame``'s frame, and the names of the fields the schema does not know."""
     if format not in _FORMATS:
         raise InvalidInputError(
             f"The 'format' argument of body_to_frame must be one of {', '.join(_FORMATS)}. "
@@ -430,7 +497,7 @@ def body_to_frame(
             hint=f"Send a list of records, or an object with one of the keys {_keys(format)}.",
             value=short(body),
         )
-    return frame
+    return frame, builder.unknown
 
 
 def _frame_from_object(body: dict[str, Any], builder: _Builder, format: BodyFormat) -> pd.DataFrame:
@@ -511,6 +578,22 @@ class _Builder:
     schema: Schema
     max_rows: int
     max_errors: int
+    #: The names of fields the schema does not know, in order of appearance.
+    unknown: list[str] = field(default_factory=list)
+
+    def _known(self, names: Iterable[Any]) -> list[Any]:
+        """The names the schema knows, in order; the others go to ``unknown``.
+
+        Linear in the number of names, so that any body under the size limit is cheap.
+        """
+        known = set(self.schema.names)
+        kept = []
+        for name in names:
+            if name in known:
+                kept.append(name)
+            else:
+                self.unknown.append(str(name))
+        return kept
 
     def records(self, value: Any, where: str) -> pd.DataFrame:
         """A frame from a list of objects."""
@@ -529,7 +612,13 @@ class _Builder:
                 for i in bad[: self.max_errors]
             ]
             raise PayloadError.from_errors(errors, len(bad))
-        return pd.DataFrame(value).reset_index(drop=True) if value else pd.DataFrame()
+        names: dict[Any, None] = {}
+        for record in value:
+            names.update(dict.fromkeys(record))
+        kept = self._known(names)
+        if len(kept) < len(names):  # pandas would index every name of every record
+            value = [{name: record[name] for name in kept if name in record} for record in value]
+        return pd.DataFrame(value, columns=kept, index=pd.RangeIndex(len(value)))
 
     def rows(self, value: dict[str, Any], where: str) -> pd.DataFrame:
         """A frame from ``{"columns": [...]?, "data": [[...], ...]}``."""
@@ -566,7 +655,12 @@ class _Builder:
                 for i in bad[: self.max_errors]
             ]
             raise PayloadError.from_errors(errors, len(bad))
-        return pd.DataFrame(data, columns=columns) if data else pd.DataFrame(columns=columns)
+        kept = self._known(columns)
+        if len(kept) < width:  # only the known fields' values become columns
+            position = {name: i for i, name in enumerate(columns)}
+            at = [position[name] for name in kept]
+            data = [[row[i] for i in at] for row in data]
+        return pd.DataFrame(data, columns=kept) if data else pd.DataFrame(columns=kept)
 
     def columns(self, value: dict[str, Any], where: str) -> pd.DataFrame:
         """A frame from ``{"field": [values...], ...}`` (or one value per field: one record)."""
@@ -574,7 +668,7 @@ class _Builder:
             raise _no_records()
         lists = [key for key, column in value.items() if isinstance(column, list)]
         if not lists:  # one record given as an object of values
-            return pd.DataFrame([value])
+            return pd.DataFrame([{name: value[name] for name in self._known(value)}], index=[0])
         if len(lists) != len(value):
             scalar = next(key for key in value if key not in lists)
             raise PayloadError(
@@ -592,7 +686,9 @@ class _Builder:
                     hint="Give every field one value per record.",
                 )
         self._check_count(lengths[first])
-        return pd.DataFrame(value)
+        kept = self._known(value)
+        index = pd.RangeIndex(lengths[first])
+        return pd.DataFrame({name: value[name] for name in kept}, index=index)
 
     def _check_count(self, count: int) -> None:
         if count == 0:

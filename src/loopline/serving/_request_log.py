@@ -65,6 +65,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from loopline.config import NAME_PATTERN
 from loopline.errors import ConflictError, InvalidInputError
 
 from ._records import Records, frame_of
@@ -85,7 +86,7 @@ logger = logging.getLogger(__name__)
 #: Columns every request-log file has, in order, before the ``in.`` and ``out.`` columns.
 BASE_COLUMNS = ("request_id", "row", "timestamp", "model", "version", "latency_ms")
 
-_MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_MODEL_NAME = re.compile(NAME_PATTERN)  # the one name rule (loopline.config.NAME_RULE)
 _DATE_DIR = re.compile(r"date=(\d{4})-(\d{2})-(\d{2})")
 _HOUR_DIR = re.compile(r"hour=(\d{2})")
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)

@@ -40,6 +40,45 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROLES = ("primary", "canary", "shadow")
+# Exceptions a model raises on values it cannot take (scikit-learn's "Input X contains
+# infinity or a value too large", numpy overflows): the request's fault, answered with 422.
+# (predict runs with numpy overflows raised: FloatingPointError, an ArithmeticError; where
+# warnings are errors, RuntimeWarning.)
+_INPUT_FAULTS = (ValueError, ArithmeticError, TypeError, RuntimeWarning)
+
+
+class ModelError(LooplineError):
+    """A model failed on a request that passed the schema's checks.
+
+    Attributes:
+        status: 422 when the values were at fault (a model that scored its samples at
+            load raised ``ValueError``, ``ArithmeticError`` or ``TypeError``), else 500.
+        model: ``NAME/VERSION`` of the model that failed.
+    """
+
+    def __init__(self, message: str, *, status: int, model: str, hint: str) -> None:
+        super().__init__(message, hint=hint, model=model)
+        self.status = status
+
+
+def _model_error(loaded: LoadedModel, exc: Exception) -> ModelError:
+    detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+    ref = f"{loaded.name}/{loaded.version}"
+    if isinstance(exc, _INPUT_FAULTS):
+        return ModelError(
+            f"The model {ref} could not score this request, although its values passed the "
+            f"schema's checks: {detail}",
+            status=422,
+            model=ref,
+            hint="Send values of a realistic magnitude (numbers far beyond the training range "
+            "can overflow the model's preprocessing).",
+        )
+    return ModelError(
+        f"The model {ref} failed on this request: {detail}",
+        status=500,
+        model=ref,
+        hint="This is a fault of the model or the server; the request log counts it.",
+    )
 
 
 @dataclass
@@ -100,6 +139,12 @@ class LoadedModel:
         The preprocessing runs once; estimators whose ``predict`` is the most probable
         class are scored once too (``predict_proba``); others call both methods.
         """
+        # An overflow (1e308 through a scaler) raises here, naming the request as the cause,
+        # instead of becoming infinities that the estimator refuses less clearly.
+        with np.errstate(over="raise"):
+            return self._predict(frame)
+
+    def _predict(self, frame: pd.DataFrame) -> Predictions:
         model = self.package.model
         X = frame[self.package.features]
         if self.package.task != "classification" or not hasattr(model, "predict_proba"):
@@ -337,6 +382,19 @@ class PredictionService:
         for role, slot in list(self.slots.items()):
             try:
                 version = await asyncio.to_thread(self.registry.resolve, slot.ref)
+            except NotFoundError as exc:
+                if role == "primary":
+                    log.warning("Cannot resolve %s: %s", slot.ref, exc)
+                    continue
+                # The canary's (or shadow's) alias was removed, e.g. after a failed canary:
+                # stop sending it traffic at once; it comes back if the alias does.
+                del self.slots[role]
+                await slot.batcher.aclose()
+                details: dict[str, Any] = {"role": role, "model": slot.loaded.name, "version": None}
+                swaps.append({**details, "previous": slot.loaded.version})
+                self.on_event("unload", {**details, "previous": slot.loaded.version})
+                log.info("%s %s points nowhere now; it gets no traffic", role, slot.ref)
+                continue
             except LooplineError as exc:
                 log.warning("Cannot resolve %s: %s", slot.ref, exc)
                 continue
@@ -419,7 +477,13 @@ class PredictionService:
         if "canary" in self.slots and random.random() < self.options.canary_weight:
             role = "canary"
         slot = self.slots[role]
-        result = await slot.batcher.submit(rows)
+        loaded = slot.loaded
+        try:
+            result = await slot.batcher.submit(rows)
+        except LooplineError:
+            raise
+        except Exception as exc:  # a model fails: a JSON error the app counts
+            raise _model_error(loaded, exc) from exc
         loaded = slot.version_of(result)
         latency = (time.perf_counter() - start) * 1000
         self._log(loaded, request_id, rows, result, latency)

@@ -41,6 +41,7 @@ import datetime
 import difflib
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -49,7 +50,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from loopline.components import ColumnSchema, Schema
+from loopline.components import ColumnSchema, Schema, check_policy, policy_severity
 from loopline.errors import InvalidInputError
 
 __all__ = [
@@ -70,11 +71,14 @@ DEFAULT_MAX_ERRORS = 100
 #: Longest text value by default, in characters.
 DEFAULT_MAX_STRING_LENGTH = 10_000
 
-_POLICIES = ("strict", "lenient")
 _VALUE_REPR_LIMIT = 80
+# Above this many unknown fields the request is not a typo: no "Did you mean" (difflib costs
+# about 0.3 ms a name).
+_MAX_SUGGESTIONS = 10
 # infer_dtype results of object columns whose values are all numbers (no bools, no text).
 _ALL_NUMBERS = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
 _BOOL_TEXT = {"true": True, "false": False}
+_OTHER_DATE_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,7 @@ def check_frame(
     policy: Policy = "strict",
     max_errors: int = DEFAULT_MAX_ERRORS,
     max_string_length: int = DEFAULT_MAX_STRING_LENGTH,
+    extra_fields: Sequence[str] = (),
 ) -> ValidationResult:
     """Validate ``frame`` against ``schema`` and coerce it to the schema's kinds and order.
 
@@ -225,6 +230,10 @@ def check_frame(
             drops unknown fields and lets unseen categories through, with warnings.
         max_errors: The most errors and warnings listed (each); all are counted.
         max_string_length: The longest text value accepted, in characters.
+        extra_fields: Names of further fields the request had that ``frame`` leaves out
+            (``body_to_frame`` builds no column for a field the schema does not know, so
+            that a body of thousands of unknown names stays cheap); judged as the frame's
+            own names are.
 
     Returns:
         The coerced frame and the errors and warnings, in record order (problems that are
@@ -235,7 +244,7 @@ def check_frame(
             programming error, not a bad request).
 
     Example:
-        >>> from loopline.components import ColumnSchema, Schema
+        >>> from loopline.components import ColumnSchema, Schema, check_policy, policy_severity
         >>> schema = Schema([ColumnSchema("age", "numeric", nullable=False)])
         >>> result = check_frame(pd.DataFrame({"age": [31, "abc"]}), schema)
         >>> [error.message for error in result.errors]
@@ -245,7 +254,7 @@ def check_frame(
     issues = _Issues(max_errors)
     rows = len(frame)
     names = [str(name) for name in frame.columns]
-    _check_names(names, schema, policy, rows, issues)
+    _check_names([*names, *map(str, extra_fields)], schema, policy, rows, issues)
     position = {name: i for i, name in enumerate(names)}
     coerced: dict[str, pd.Series] = {}
     for order, spec in enumerate(schema.columns):
@@ -305,11 +314,7 @@ def _check_arguments(frame: object, policy: object, max_errors: object, longest:
             f"check_frame needs a pandas DataFrame. Got {type(frame).__name__} instead.",
             value=type(frame).__name__,
         )
-    if policy not in _POLICIES:
-        raise InvalidInputError(
-            f"The 'policy' argument must be 'strict' or 'lenient'. Got {policy!r} instead.",
-            value=policy,
-        )
+    check_policy(policy)
     for name, value in (("max_errors", max_errors), ("max_string_length", longest)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(
@@ -321,22 +326,39 @@ def _check_arguments(frame: object, policy: object, max_errors: object, longest:
 def _check_names(
     names: list[str], schema: Schema, policy: Policy, rows: int, issues: _Issues
 ) -> None:
-    """No rows, repeated fields and unknown fields: the problems not in one value."""
+    """No rows, repeated fields and unknown fields: the problems not in one value.
+
+    Linear in the number of names, and only the listed problems get a message (and a
+    ``difflib`` suggestion): a request naming 50,000 unknown fields costs no more than
+    reading it (issue 10).
+    """
     if rows == 0:
         issues.add_one("error", None, -1, "The request has no records; send at least one")
-    for name in sorted({name for name in names if names.count(name) > 1}):
-        issues.add_one("error", name, -1, f"field '{name}': given more than once")
+    counts = Counter(names)
+    repeated = sorted(name for name, count in counts.items() if count > 1)
+    issues.add_each(
+        "error", repeated, lambda name: f"field {_name(name)}: given more than once"
+    )
     expected = schema.names
-    for name in (name for name in dict.fromkeys(names) if name not in expected):
-        close = difflib.get_close_matches(name, expected, n=1)
+    known = set(expected)
+    unknown = [name for name in counts if name not in known]
+    fields = f"The model's fields are: {shorten_list(expected, 20) or '(none)'}"
+
+    def message(name: str) -> str:
+        suggest = len(unknown) <= _MAX_SUGGESTIONS and len(name) <= _VALUE_REPR_LIMIT
+        close = difflib.get_close_matches(name, expected, n=1) if suggest else []
         advice = f" Did you mean '{close[0]}'?" if close else ""
-        if policy == "strict":
-            fields = f"The model's fields are: {shorten_list(expected, 20) or '(none)'}"
-            message = f"field '{name}': not an input of the model.{advice} {fields}"
-            issues.add_one("error", name, -1, message)
-        else:
-            message = f"field '{name}': ignored, not an input of the model.{advice}"
-            issues.add_one("warning", name, -1, message)
+        if severity == "error":
+            return f"field {_name(name)}: not an input of the model.{advice} {fields}"
+        return f"field {_name(name)}: ignored, not an input of the model.{advice}"
+
+    severity = policy_severity("unknown_column", policy)
+    issues.add_each(severity, unknown, message)
+
+
+def _name(name: str) -> str:
+    """A field name quoted for a message, shortened if it is long."""
+    return f"'{name}'" if len(name) <= _VALUE_REPR_LIMIT else f"'{name[:_VALUE_REPR_LIMIT]}...'"
 
 
 # -- collecting problems ----------------------------------------------------------------------
@@ -359,6 +381,15 @@ class _Issues:
     def add_one(self, severity: _Severity, name: str | None, order: int, message: str) -> None:
         self.total[severity] += 1
         self.found[severity].append((-1, order, FieldError(None, name, message)))
+
+    def add_each(
+        self, severity: _Severity, names: list[str], describe: Callable[[str], str]
+    ) -> None:
+        """One problem per name (not in one record); only the first ``cap`` are worded."""
+        self.total[severity] += len(names)
+        for name in names[: self.cap]:
+            field_name = name if len(name) <= _VALUE_REPR_LIMIT else _name(name)[1:-1]
+            self.found[severity].append((-1, -1, FieldError(None, field_name, describe(name))))
 
     def add(
         self,
@@ -507,7 +538,7 @@ def _check_categorical(column: _Column) -> pd.Series:
     if spec.categories is not None:
         known = series.isin(spec.categories).to_numpy(dtype=bool)
         unseen = ~(missing | wrong | too_long | known)
-        if column.policy == "strict":
+        if policy_severity("unseen_category", column.policy) == "error":
             allowed = shorten_list(sorted(spec.categories))
             column.error(
                 unseen,
@@ -571,6 +602,9 @@ def _check_datetime(column: _Column) -> pd.Series:
         stamps = pd.to_datetime(
             pd.Series(candidates, dtype=object), format="ISO8601", utc=True, errors="coerce"
         )
+        retry = is_text & ~too_long & stamps.isna().to_numpy(dtype=bool)
+        if retry.any():
+            stamps = _other_date_text(stamps, cells, retry)
         wrong = ~missing & ~too_long & stamps.isna().to_numpy(dtype=bool)
     column.error(
         wrong,
@@ -581,6 +615,28 @@ def _check_datetime(column: _Column) -> pd.Series:
     )
     column.require_values(missing)
     return stamps
+
+
+def _other_date_text(stamps: pd.Series, cells: np.ndarray, retry: np.ndarray) -> pd.Series:
+    """Short non-ISO date text (``2012/01/31``, ``Jan 31 2012``), as a CSV held it in training.
+
+    Training parses a date column's text with the format its values share (``_roles.py``);
+    a request or a batch file may carry the same text, so it is read each value by itself
+    (month first when ambiguous). Only text of at most ``_OTHER_DATE_LENGTH`` characters is
+    tried: parsing free-form text costs far more than ISO 8601.
+    """
+    short_text = retry & _cell_mask(
+        cells, lambda v: isinstance(v, str) and len(v) <= _OTHER_DATE_LENGTH
+    )
+    if not short_text.any():
+        return stamps
+    positions = np.flatnonzero(short_text)
+    parsed = pd.to_datetime(
+        pd.Series(cells[positions], dtype=object), format="mixed", utc=True, errors="coerce"
+    )
+    out = stamps.copy()
+    out.iloc[positions] = parsed.to_numpy()
+    return out
 
 
 _CHECKERS: dict[str, Callable[[_Column], pd.Series]] = {

@@ -9,7 +9,10 @@ Example:
     'succeeded'
 """
 
+from ._browse import RunPage as RunPage
+from ._browse import RunQuery as RunQuery
 from ._lineage import LineageGraph as LineageGraph
+from ._monitoring import MonitoringRecord as MonitoringRecord
 from ._records import AliasMove as AliasMove
 from ._records import Artifact as Artifact
 from ._records import Event as Event
@@ -28,7 +31,10 @@ __all__ = [
     "LineageGraph",
     "Metric",
     "ModelVersion",
+    "MonitoringRecord",
     "Run",
+    "RunPage",
+    "RunQuery",
     "StepRun",
     "Store",
 ]

@@ -67,6 +67,8 @@ def create_engine(url: str) -> Engine:
         ) from exc
     if is_sqlite:
         _tune_sqlite(engine)
+    elif parsed.get_backend_name() == "postgresql":
+        _serialize_postgres_writes(engine)
     return engine
 
 
@@ -87,6 +89,29 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("loopline_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+#: Advisory-lock class of Loopline's write transactions (the second key is the schema's).
+_WRITE_LOCK = 7243002
+
+
+def _serialize_postgres_writes(engine: Engine) -> None:
+    """Give PostgreSQL write transactions SQLite's ``BEGIN IMMEDIATE`` meaning.
+
+    The stores read, check and then write in one transaction (the next version number,
+    where an alias points now, who holds a lock). Under PostgreSQL's default READ
+    COMMITTED two such transactions can both pass the check: two alias moves would both
+    record the same previous version, two processes would both insert the same lock. A
+    transaction-scoped advisory lock, per schema, taken when a write transaction begins
+    makes writers take turns as on SQLite, while readers never wait (decision 0013).
+    """
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("loopline_write", False):
+            conn.exec_driver_sql(
+                f"SELECT pg_advisory_xact_lock({_WRITE_LOCK}, hashtext(current_schema()))"
+            )
 
 
 def _enable_wal(cursor: Any) -> None:

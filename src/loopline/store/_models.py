@@ -276,6 +276,43 @@ class ModelStore:
             )
         return AliasMove(name, alias, version, previous, now, actor, reason)
 
+    def remove_alias(
+        self, name: str, alias: str, *, actor: str, reason: str | None = None
+    ) -> AliasMove | None:
+        """Remove ``alias`` (it then points nowhere) and record the move; None if it had none.
+
+        Raises:
+            NotFoundError: No such model.
+        """
+        now = time.time()
+        with transaction(self._engine) as conn:
+            model_id = self._model_id(conn, name)
+            previous_id = conn.execute(
+                sa.select(t.aliases.c.version_id).where(
+                    t.aliases.c.model_id == model_id, t.aliases.c.alias == alias
+                )
+            ).scalar()
+            if previous_id is None:
+                return None
+            previous = _number(conn, previous_id)
+            conn.execute(
+                t.aliases.delete().where(
+                    t.aliases.c.model_id == model_id, t.aliases.c.alias == alias
+                )
+            )
+            conn.execute(
+                t.alias_history.insert().values(
+                    model_id=model_id,
+                    alias=alias,
+                    version_id=None,
+                    previous_version_id=previous_id,
+                    time=now,
+                    actor=actor,
+                    reason=reason,
+                )
+            )
+        return AliasMove(name, alias, None, previous, now, actor, reason)
+
     def history(self, name: str, alias: str | None = None) -> builtins.list[AliasMove]:
         """Every move of the model's aliases (or of one alias), oldest first."""
         with transaction(self._engine, write=False) as conn:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 
 from . import _schema as t
 from ._engine import transaction
@@ -32,6 +32,24 @@ class MonitoringRecord:
     signals: dict[str, Any]
     artifact_id: int | None
     created_at: float
+
+
+def monitoring_record(r: Row[Any]) -> MonitoringRecord:
+    """Build a :class:`MonitoringRecord` from a ``monitoring_reports`` row."""
+    return MonitoringRecord(
+        id=r.id,
+        model=r.model,
+        version=r.version,
+        window_start=r.window_start,
+        window_end=r.window_end,
+        rows=r.rows,
+        drift_share=r.drift_share,
+        dataset_drift=bool(r.dataset_drift),
+        drifted=loads(r.drifted) or [],
+        signals=loads(r.signals),
+        artifact_id=r.artifact_id,
+        created_at=r.created_at,
+    )
 
 
 class MonitoringStore:

@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 #: Alembic's version table under a name of our own: Optuna keeps its studies in the same
 #: database (so an interrupted search resumes) and has its own ``alembic_version``.
 VERSION_TABLE = "loopline_alembic_version"
@@ -71,6 +71,9 @@ runs = Table(
     Column("executor", String(50), nullable=False),
     Index("ix_runs_started_at", "started_at"),
     Index("ix_runs_status", "status"),
+    # The UI's runs list: one pipeline's or one status's runs, newest first (0005).
+    Index("ix_runs_name_started", "name", "started_at"),
+    Index("ix_runs_status_started", "status", "started_at"),
 )
 
 step_runs = Table(
@@ -147,6 +150,20 @@ metrics = Table(
     Index("ix_metrics_run_key", "run_id", "key"),
 )
 
+#: The last value logged of each metric of each run, kept by TrackingStore.write (0005): the
+#: UI sorts and filters 10,000 runs by a metric from here without reading a million metrics.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("step", Integer, nullable=True),
+    Column("timestamp", Float, nullable=False),
+    # Sorting by a metric walks this in order and stops after a page (run_id: a stable order).
+    Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
+)
+
 tags = Table(
     "tags",
     metadata,
@@ -197,6 +214,7 @@ model_versions = Table(
     UniqueConstraint("model_id", "version", name="uq_model_versions_number"),
     # The same package registers once: a cached rerun does not make a new version.
     UniqueConstraint("model_id", "artifact_id", name="uq_model_versions_package"),
+    Index("ix_model_versions_run", "run_id"),  # a run page's registered versions (0005)
 )
 
 aliases = Table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from ._artifact_records import ArtifactRecords
+from ._browse import BrowseStore
 from ._engine import create_engine, ensure_schema
 from ._events import EventLog
 from ._lineage import LineageStore
@@ -32,6 +33,7 @@ class Store:
         monitoring: Window reports and label feedback (:class:`MonitoringStore`).
         locks: Named locks, e.g. one controller per project (:class:`LockStore`).
         state: Small durable JSON values by key (:class:`StateStore`).
+        browse: Paged, filtered reads for the web UI (:class:`BrowseStore`).
 
     Raises:
         ConfigError: The URL is invalid or its driver is missing.
@@ -56,6 +58,7 @@ class Store:
         self.monitoring = MonitoringStore(self.engine)
         self.locks = LockStore(self.engine)
         self.state = StateStore(self.engine)
+        self.browse = BrowseStore(self.engine)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -6,13 +6,41 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
 
 from . import _schema as t
 from ._engine import transaction
 from ._json import dumps, loads
 from ._records import Metric
 from ._runs import _unknown_reference
+
+
+def _keep_latest(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert each key's last value of the batch into ``latest_metrics`` (one statement)."""
+    last = {row["key"]: row for row in rows}  # later rows of a key win
+    values = [
+        dict(run_id=r["run_id"], key=k, value=r["value"], step=r["step"], timestamp=r["timestamp"])
+        for k, r in last.items()
+    ]
+    dialects: dict[str, Any] = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+    if conn.dialect.name not in dialects:  # any other SQLAlchemy backend: replace the rows
+        table = t.latest_metrics
+        for row in values:
+            conn.execute(
+                table.delete().where(table.c.run_id == row["run_id"], table.c.key == row["key"])
+            )
+        conn.execute(table.insert(), values)
+        return
+    insert = dialects[conn.dialect.name](t.latest_metrics)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={c: insert.excluded[c] for c in ("value", "step", "timestamp")},
+        ),
+        values,
+    )
 
 
 class TrackingStore:
@@ -44,6 +72,7 @@ class TrackingStore:
         with _unknown_reference(run_id), transaction(self._engine) as conn:
             if metric_rows:
                 conn.execute(t.metrics.insert(), metric_rows)
+                _keep_latest(conn, metric_rows)
             if param_rows:
                 conn.execute(t.params.insert(), param_rows)
             for key, value in (tags or {}).items():
