@@ -175,3 +175,28 @@ def test_tuning_respects_the_time_budget(tmp_path: Path) -> None:
     out = " ".join(result.stdout.split())
     trials = int(re.search(r"Tuning \w+: (\d+) trials", out).group(1))
     assert 0 < trials < 10_000
+
+
+def test_report_shows_baseline_curves_and_permutation_importance(tmp_path: Path) -> None:
+    project = _project(tmp_path, _imbalanced(), trials=0, training='metric = "average_precision"')
+    result = run_cli("run", cwd=project, timeout=600)
+    assert result.returncode == 0, result.stderr
+    run_id = re.search(r"Run ([0-9a-f]{8}) succeeded", result.stdout).group(1)
+
+    report = run_cli("report", run_id, "--output", "r.html", cwd=project)
+
+    assert report.returncode == 0, report.stderr
+    html = (project / "r.html").read_text()
+    for expected in (
+        "ROC curve",
+        "Precision-recall curve",
+        "Permutation feature importance",
+        "Dummy baseline",
+        "Imbalanced target: class 1 is",
+        "vs dummy baseline",
+    ):
+        assert expected in html, expected
+    # x0 and x1 make the target; shuffling them hurts most.
+    chart = html[html.index("Permutation feature importance") :]
+    labels = re.findall(r">(x\d)<", chart)
+    assert sorted(labels[:2]) == ["x0", "x1"], labels
