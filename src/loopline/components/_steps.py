@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -374,7 +375,8 @@ def tune_best(
     outcome["chosen_params"] = result.best_params if improved else {}
     outcome["spec"] = candidate.to_dict()
     outcome["budget_seconds"] = budget
-    log_metric(f"tuned_{board.metric}", result.best_value)
+    if math.isfinite(result.best_value):
+        log_metric(f"tuned_{board.metric}", result.best_value)
     return outcome
 
 
