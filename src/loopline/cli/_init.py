@@ -61,10 +61,13 @@ test_size = 0.2
 seed = 0
 
 [training]
-# metric = "accuracy"      # default: accuracy (classification) or rmse (regression)
+# metric = "accuracy"      # or balanced_accuracy, f1, average_precision, roc_auc, "module:function"
+                           # default: accuracy (balanced_accuracy if imbalanced) or rmse
 folds = 5
 trials = 20                # Optuna trials for the best candidate (0: no tuning)
 # timeout = 300            # seconds of tuning at most
+# time_budget = 300        # seconds for selection + tuning + the final fit together
+# cv_rows = 20000          # CV and tuning on a stratified sample of this many rows
 # Candidates default to built-ins (linear model, random forest, gradient boosting).
 # [[training.candidates]]
 # estimator = "sklearn.ensemble.RandomForestClassifier"

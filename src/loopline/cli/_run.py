@@ -31,9 +31,11 @@ def run_command(
     from ._progress import LiveProgress
 
     settings = load_settings(project)
+    progress = LiveProgress()
     with Runner.from_settings(
-        settings, executor=executor, address=address, listeners=[LiveProgress()]
+        settings, executor=executor, address=address, listeners=[progress]
     ) as runner:
+        progress.store = runner.store
         if resume is not None:
             old = runner.store.runs.get(resume)
             if ref is None:

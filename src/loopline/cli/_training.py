@@ -26,13 +26,7 @@ def print_training_summary(runner: Runner, result: RunResult) -> None:
     _print_ingest(_load(result, "ingest", "span"))
     board = _load(result, "select", "leaderboard")
     if board:
-        out.print(
-            f"\n[bold]Leaderboard[/] ({board['folds']}-fold cross-validation, {board['metric']})"
-        )
-        for rank, row in enumerate(board["rows"], 1):
-            mean, std = row["means"].get(board["metric"]), row["stds"].get(board["metric"])
-            score = f"{mean:.4f} ± {std:.4f}" if mean is not None else f"failed: {row.get('error')}"
-            out.print(f"  {rank}. {row['name']:<28} {score}")
+        _print_leaderboard(board)
     tuning = _load(result, "tune_best", "tuning")
     if tuning:
         if tuning["n_trials"]:
@@ -47,9 +41,8 @@ def print_training_summary(runner: Runner, result: RunResult) -> None:
                     "the model keeps its default parameters"
                 )
         else:
-            out.print(
-                f"[bold]Tuning[/] skipped for {tuning['candidate']} (no trials or no search space)"
-            )
+            why = tuning.get("note") or "no trials or no search space"
+            out.print(f"[bold]Tuning[/] skipped for {tuning['candidate']} ({escape(why)})")
     evaluation = _load(result, "evaluate_model", "evaluation")
     if evaluation:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(evaluation["metrics"].items()))
@@ -68,6 +61,35 @@ def print_training_summary(runner: Runner, result: RunResult) -> None:
             f"{package.size / 1024:.0f} KB)"
         )
     out.print(f"Report: loopline report {result.run.id[:8]}")
+
+
+def _print_leaderboard(board: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    out = console()
+    metric = board["metric"]
+    sample = ""
+    if board.get("cv_rows") and board.get("total_rows") and board["cv_rows"] < board["total_rows"]:
+        sample = f" on a sample of {board['cv_rows']} of {board['total_rows']} rows"
+    out.print(f"\n[bold]Leaderboard[/] ({board['folds']}-fold cross-validation{sample}, {metric})")
+    balance = board.get("balance") or {}
+    if balance.get("imbalanced"):
+        out.print(
+            f"  [yellow]imbalanced target[/]: class {escape(str(balance['minority']))!s} is "
+            f"{balance['minority_share']:.1%} of rows; ranked by {metric}"
+        )
+    if board.get("note"):
+        out.print(f"  [yellow]{escape(board['note'])}[/]")
+    for rank, row in enumerate(board["rows"], 1):
+        mean, std = row["means"].get(metric), row["stds"].get(metric)
+        score = f"{mean:.4f} ± {std:.4f}" if mean is not None else ""
+        if row.get("error"):
+            word = "" if mean is not None else "failed: "
+            score = f"{score}  [dim]{word}{escape(row['error'])}[/]".strip()
+        out.print(f"  {rank}. {row['name']:<28} {score}")
+    baseline = board.get("baseline") or {}
+    if metric in baseline.get("means", {}):
+        out.print(f"     {'baseline (dummy)':<28} {baseline['means'][metric]:.4f}")
 
 
 def _print_ingest(span: dict[str, Any] | None) -> None:

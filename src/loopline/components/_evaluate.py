@@ -116,13 +116,13 @@ def resolve_metric(metric: str) -> Any:
         ) from None
     function = getattr(module, attr, None)
     if not callable(function):
-        found = "nothing" if function is None else f"a {type(function).__name__}"
-        raise ConfigError(
-            f"Cannot use the metric {metric!r}: module {module_name!r} has {found} named "
-            f"{attr!r}, not a function.",
-            hint=hint,
-            value=metric,
+        problem = (
+            f"module {module_name!r} has no {attr!r}"
+            if function is None
+            else f"{attr!r} in module {module_name!r} is of type {type(function).__name__}, "
+            "not a function"
         )
+        raise ConfigError(f"Cannot use the metric {metric!r}: {problem}.", hint=hint, value=metric)
     return function
 
 

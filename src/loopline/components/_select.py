@@ -288,6 +288,8 @@ def cross_validate_candidates(
     splits = list(
         make_splitter(task, folds, time_ordered, random_state).split(np.zeros(len(X_cv)), y_cv)
     )
+    wanted = [m for m, (kind, _) in METRICS.items() if kind == task]
+    wanted += [] if metric in wanted else [metric]  # a custom metric
     everyone = [baseline_candidate(task), *candidates]
     results: list[list[FoldResult]] = [[] for _ in everyone]
     start = time.monotonic()
@@ -309,6 +311,7 @@ def cross_validate_candidates(
                 test,
                 task=task,
                 labels=labels,
+                metrics=wanted,
             )
             for candidate in everyone
         ]

@@ -75,6 +75,8 @@ def standard_pipeline(
     training, blessing = config.training, config.blessing
     candidates = [c.model_dump() for c in training.candidates]
     _check_candidates(candidates, config.data.task)
+    if str(project_dir) not in sys.path:  # custom metrics and feature functions live there
+        sys.path.insert(0, str(project_dir))
     if training.metric is not None:
         check_metric(training.metric, config.data.task)
     for metric in blessing.thresholds:

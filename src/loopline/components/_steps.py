@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -316,8 +317,8 @@ def tune_best(
     interrupted by a crash resumes where it stopped on the next run. Tuning uses the same
     folds (and sample) as selection, so the tuned score compares with the candidate's
     default score; ``chosen_params`` keeps the defaults when no trial beat them. It gets
-    what is left of ``time_budget`` after selection and the estimated final fit. Run by the Ray executor,
-    the trials run in parallel Ray tasks sharing the study (``RayTrials``).
+    what is left of ``time_budget`` after selection and the estimated final fit. Run by the
+    Ray executor, the trials run in parallel Ray tasks sharing the study (``RayTrials``).
     """
     board = Leaderboard.from_dict(leaderboard)
     target, features = data["target"], feature_columns(list(train.columns), data)
@@ -374,7 +375,8 @@ def tune_best(
     outcome["chosen_params"] = result.best_params if improved else {}
     outcome["spec"] = candidate.to_dict()
     outcome["budget_seconds"] = budget
-    log_metric(f"tuned_{board.metric}", result.best_value)
+    if math.isfinite(result.best_value):
+        log_metric(f"tuned_{board.metric}", result.best_value)
     return outcome
 
 
@@ -442,9 +444,23 @@ def evaluate_model(
     """Holdout metrics, the same per declared slice, the data behind the plots, the dummy
     baseline's holdout metrics (fitted on ``train``) and permutation feature importance
     (in the leaderboard's metric)."""
+    metric = None if leaderboard is None else leaderboard["metric"]
+    with threadpool_limits(limits=1):  # many small predictions: threads only add overhead
+        result = _evaluate_on_one_thread(model, train, test, data, slices, metric)
+    log_metrics({f"test_{k}": v for k, v in result.metrics.items()})
+    return result.to_dict()
+
+
+def _evaluate_on_one_thread(
+    model: Any,
+    train: pd.DataFrame | None,
+    test: pd.DataFrame,
+    data: dict[str, Any],
+    slices: list[str] | None,
+    metric: str | None,
+) -> Evaluation:
     target, features = data["target"], feature_columns(list(test.columns), data)
     task = data.get("task") or infer_task(test[target])
-    metric = None if leaderboard is None else leaderboard["metric"]
     result = evaluate(
         model,
         test[features],
@@ -459,8 +475,7 @@ def evaluate_model(
         result.plots["permutation_importance"] = permutation_importances(
             model, test[features], test[target], task=task, metric=metric
         )
-    log_metrics({f"test_{k}": v for k, v in result.metrics.items()})
-    return result.to_dict()
+    return result
 
 
 def rows_in(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str]) -> Any:

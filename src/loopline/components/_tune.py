@@ -524,6 +524,20 @@ def _result(
         failed = [t for t in trials if t.state is TrialState.FAIL]
         first = next((t.user_attrs.get("error") for t in failed if "error" in t.user_attrs), None)
         pruned = sum(t.state is TrialState.PRUNED for t in trials)
+        if pruned and not failed:
+            # Every trial was stopped early (by the pruner or the time budget): nothing
+            # beat the defaults, which is an answer, not an error.
+            return TuningResult(
+                candidate=candidate,
+                metric=metric,
+                direction=direction,
+                best_params={},
+                best_value=math.nan,
+                n_trials=pruned,
+                n_previous=previous,
+                study_name=study.study_name,
+                history=_history(trials),
+            )
         raise InvalidInputError(
             f"No tuning trial of candidate {candidate!r} completed ({len(failed)} failed, "
             f"{pruned} pruned)." + (f" First failure: {first}" if first else ""),

@@ -15,6 +15,7 @@ from ._runner import Runner as Runner
 from ._runner import RunResult as RunResult
 from ._step import Step as Step
 from ._step import step as step
+from ._tracking import StepProgress as StepProgress
 from ._tracking import current_executor as current_executor
 from ._tracking import current_run_id as current_run_id
 from ._tracking import current_store_url as current_store_url
@@ -26,6 +27,7 @@ from ._tracking import log_params as log_params
 from ._tracking import report_progress as report_progress
 from ._tracking import set_tag as set_tag
 from ._tracking import start_run as start_run
+from ._tracking import step_progress as step_progress
 
 __all__ = [
     "BaseExecutor",
@@ -39,6 +41,7 @@ __all__ = [
     "RunResult",
     "Runner",
     "Step",
+    "StepProgress",
     "current_executor",
     "current_run_id",
     "current_store_url",
@@ -54,4 +57,5 @@ __all__ = [
     "set_tag",
     "start_run",
     "step",
+    "step_progress",
 ]

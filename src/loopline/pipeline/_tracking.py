@@ -145,6 +145,32 @@ def report_progress(done: int, total: int, seconds_left: float | None = None) ->
     context.flush()
 
 
+@dataclass(frozen=True)
+class StepProgress:
+    """The latest ``report_progress`` of a step: ``done`` of ``total``, and the time left."""
+
+    done: int
+    total: int
+    seconds_left: float | None = None
+
+
+def step_progress(store: Store, run_id: str) -> dict[str, StepProgress]:
+    """The latest progress each step of run ``run_id`` reported, by step name."""
+    names = {sr.id: sr.name for sr in store.runs.steps(run_id)}
+    latest: dict[int, dict[str, float]] = {}
+    for metric in store.tracking.metrics(run_id):
+        if metric.key in PROGRESS_KEYS and metric.step_run_id in names:
+            latest.setdefault(metric.step_run_id, {})[metric.key] = metric.value
+    out = {}
+    for step_run_id, values in latest.items():
+        done, total = values.get(PROGRESS_KEYS[0]), values.get(PROGRESS_KEYS[1])
+        if done is not None and total is not None:
+            out[names[step_run_id]] = StepProgress(
+                int(done), int(total), values.get(PROGRESS_KEYS[2])
+            )
+    return out
+
+
 def log_params(params: Mapping[str, Any]) -> None:
     """Record parameters (JSON-able values) of the current step.
 

@@ -87,7 +87,7 @@ def blessing_section(blessing: Mapping[str, Any]) -> tuple[Markup, Markup | None
                 "Metric",
                 "Slice",
                 "Candidate",
-                "Champion / threshold",
+                "Compared with",
                 "Delta",
                 "Result",
                 "Message",
@@ -98,7 +98,7 @@ def blessing_section(blessing: Mapping[str, Any]) -> tuple[Markup, Markup | None
                     r.get("metric"),
                     "overall" if r.get("slice") is None else r.get("slice"),
                     r.get("candidate"),
-                    r.get("threshold") if r.get("threshold") is not None else r.get("champion"),
+                    _compared_with(r),
                     r.get("delta"),
                     render_badge("passed", "good")
                     if r.get("passed")
@@ -123,7 +123,16 @@ def blessing_section(blessing: Mapping[str, Any]) -> tuple[Markup, Markup | None
     return Markup("".join(parts)), render_badge(text, tone)
 
 
+def _compared_with(reason: Mapping[str, Any]) -> Any:
+    for key in ("threshold", "baseline", "champion"):
+        if reason.get(key) is not None:
+            return reason.get(key)
+    return None
+
+
 def _check_kind(reason: Mapping[str, Any]) -> str:
+    if reason.get("check") == "baseline":
+        return "vs dummy baseline"
     if reason.get("threshold") is not None:
         return "threshold"
     if reason.get("champion") is None and "first model" in str(reason.get("message")):

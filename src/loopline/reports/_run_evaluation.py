@@ -1,5 +1,6 @@
-"""The run report's evaluation section: the metrics on held-out data, the confusion
-matrix, calibration and residual charts, and the metrics per slice.
+"""The run report's evaluation section: the metrics on held-out data beside the dummy
+baseline's, the confusion matrix, calibration, ROC and precision-recall curves, residuals,
+permutation feature importance, and the metrics per slice.
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from ._html import (
     render_table,
 )
 from ._metrics import better_word, metric_arrow, metric_names
-from ._svg import draw_calibration_curve, draw_heatmap, draw_scatter
+from ._svg import (
+    LineSeries,
+    draw_bar_chart,
+    draw_calibration_curve,
+    draw_heatmap,
+    draw_line_chart,
+    draw_scatter,
+)
+
+_MAX_IMPORTANCES = 15
 
 __all__ = ["evaluation_section"]
 
@@ -28,20 +38,36 @@ def evaluation_section(evaluation: Mapping[str, Any]) -> tuple[Markup, Markup | 
     task = evaluation.get("task")
     metrics = as_mapping(evaluation.get("metrics"))
     skipped = as_mapping(evaluation.get("skipped"))
+    baseline = as_mapping(evaluation.get("baseline"))
+    dummy = as_mapping(baseline.get("metrics"))
     parts = [
         f"<p>{escape(str(task).capitalize())} model scored on "
-        f"{escape(format_number(evaluation.get('n_rows')))} rows.</p>",
+        f"{escape(format_number(evaluation.get('n_rows')))} rows"
+        + (
+            f", beside {escape(baseline.get('description'))} fitted on the same training rows"
+            if baseline
+            else ""
+        )
+        + ".</p>",
         render_table(
-            ["Metric", "Value", "Better"] + (["Note"] if skipped else []),
+            ["Metric", "Value"]
+            + (["Dummy baseline"] if baseline else [])
+            + ["Better"]
+            + (["Note"] if skipped else []),
             [
-                [name, value, better_word(name)] + ([""] if skipped else [])
+                [name, value]
+                + ([dummy.get(name)] if baseline else [])
+                + [better_word(name)]
+                + ([""] if skipped else [])
                 for name, value in metrics.items()
             ]
             + [
-                [name, None, better_word(name), f"not computed: {why}"]
+                [name, None]
+                + ([None] if baseline else [])
+                + [better_word(name), f"not computed: {why}"]
                 for name, why in skipped.items()
             ],
-            numeric=[False, True, False, False],
+            numeric=[False, True] + ([True] if baseline else []) + [False, False],
             empty="No metric was computed.",
         ),
     ]
@@ -108,11 +134,78 @@ def _charts(evaluation: Mapping[str, Any]) -> str:
                 zero_line=True,
             )
         )
+    charts += _curves(plots)
+    importance = plots.get("permutation_importance")
+    if isinstance(importance, Mapping):
+        features = as_records(importance.get("features"))[:_MAX_IMPORTANCES]
+        if features:
+            charts.append(
+                draw_bar_chart(
+                    [f.get("feature") for f in features],
+                    [f.get("mean") for f in features],
+                    [f.get("std") for f in features],
+                    title="Permutation feature importance",
+                    subtitle=f"drop in {importance.get('metric')} when the column is shuffled "
+                    f"({format_number(importance.get('repeats'))} times, "
+                    f"{format_number(importance.get('rows'))} held-out rows)",
+                    x_label=str(importance.get("metric")),
+                )
+            )
     if not charts:
         return ""
     return (
         '<div class="charts">' + "".join(f'<div class="chart">{c}</div>' for c in charts) + "</div>"
     )
+
+
+def _curves(plots: Mapping[str, Any]) -> list[str]:
+    """ROC and precision-recall curves, one line per class (or the positive class)."""
+    charts = []
+    roc = as_records(plots.get("roc"))
+    if roc:
+        series = [
+            LineSeries(
+                f"{r.get('label')} (AUC {format_number(r.get('auc'))})",
+                as_list(r.get("fpr")),
+                as_list(r.get("tpr")),
+            )
+            for r in roc
+        ]
+        series.append(LineSeries("chance", [0.0, 1.0], [0.0, 1.0]))
+        charts.append(
+            draw_line_chart(
+                series,
+                title="ROC curve",
+                subtitle="true against false positive rate, by class",
+                x_label="false positive rate",
+                y_label="true positive rate",
+                y_from_zero=True,
+            )
+        )
+    pr = as_records(plots.get("precision_recall"))
+    if pr:
+        charts.append(
+            draw_line_chart(
+                [
+                    LineSeries(
+                        f"{r.get('label')} (AP {format_number(r.get('average_precision'))})",
+                        as_list(r.get("recall")),
+                        as_list(r.get("precision")),
+                    )
+                    for r in pr
+                ],
+                title="Precision-recall curve",
+                subtitle="dashed: the share of positives, what guessing scores",
+                x_label="recall",
+                y_label="precision",
+                reference_lines={
+                    f"prevalence of {r.get('label')}": float(r.get("prevalence") or 0.0)
+                    for r in pr[:1]
+                },
+                y_from_zero=True,
+            )
+        )
+    return charts
 
 
 def _slice_table(column: str, values: Mapping[str, Any]) -> str:

@@ -30,6 +30,33 @@ __all__ = ["best_row", "leaderboard_section", "mean_std", "tuning_section"]
 # -- leaderboard --------------------------------------------------------------------------
 
 
+def _context_notes(board: Mapping[str, Any], metric: str) -> list[str]:
+    """The sample cross-validated, the class balance, the budget, and the dummy baseline."""
+    notes = []
+    cv_rows, total = board.get("cv_rows"), board.get("total_rows")
+    if isinstance(cv_rows, int) and isinstance(total, int) and 0 < cv_rows < total:
+        notes.append(
+            f"Cross-validated on a stratified sample of {format_number(cv_rows)} of "
+            f"{format_number(total)} training rows; the final model is fitted on all of them."
+        )
+    balance = as_mapping(board.get("balance"))
+    if balance.get("imbalanced"):
+        notes.append(
+            f"Imbalanced target: class {balance.get('minority')} is "
+            f"{format_number(100 * float(balance.get('minority_share') or 0))}% of rows, so "
+            f"accuracy would reward predicting the majority; ranked by {metric}."
+        )
+    if board.get("note"):
+        notes.append(str(board.get("note")).capitalize() + ".")
+    baseline = as_mapping(as_mapping(board.get("baseline")).get("means"))
+    if metric in baseline:
+        notes.append(
+            f"The dummy baseline (majority class or mean) scores {format_number(baseline[metric])}"
+            f" {metric} on the same folds: a candidate must beat it to be blessed."
+        )
+    return [render_note(n) for n in notes]
+
+
 def leaderboard_section(board: Mapping[str, Any]) -> tuple[Markup, Markup | None]:
     """The candidates ranked by the metric: a bar chart, a table, failures, params."""
     rows = as_records(board.get("rows"))
@@ -45,6 +72,7 @@ def leaderboard_section(board: Mapping[str, Any]) -> tuple[Markup, Markup | None
     if best is not None:
         parts.append(f" Best: <strong>{escape(best.get('name'))}</strong>.")
     parts.append("</p>")
+    parts += _context_notes(board, metric)
     if not rows:
         return Markup("".join(parts) + render_note("No candidate was compared.")), None
     chart = draw_bar_chart(
