@@ -33,6 +33,11 @@ folds = 3
 trials = 0
 candidates = [{{ estimator = "sklearn.linear_model.LogisticRegression", params = {{ max_iter = 2000 }} }}]
 
+[blessing]
+# These loans default a quarter of the time and a linear model barely matches "never" on
+# accuracy: the tests are about the controller, not about beating the dummy baseline.
+beat_baseline = false
+
 [model]
 name = "loans"
 approval = "auto"
@@ -218,7 +223,8 @@ def test_a_worse_canary_is_not_promoted_with_the_reason(bootstrapped: Path) -> N
 
 def test_a_candidate_that_fails_the_blessing_is_not_registered(bootstrapped: Path) -> None:
     toml = bootstrapped / "loopline.toml"
-    toml.write_text(toml.read_text() + "\n[blessing]\nthresholds = { accuracy = 0.99 }\n")
+    text = toml.read_text().replace("[blessing]\n", "[blessing]\nthresholds = { accuracy = 0.99 }\n")
+    toml.write_text(text)
     with controller(bootstrapped) as c:
         kinds = c.run_once(manual=True)
     assert "candidate.not_blessed" in kinds

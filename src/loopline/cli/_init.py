@@ -79,6 +79,8 @@ trials = 20                # Optuna trials for the best candidate (0: no tuning)
 absolute_margin = 0.0      # how much worse than the champion is tolerated
 relative_margin = 0.01
 # slices = ["region"]      # columns whose values are evaluated and compared one by one
+# beat_baseline = true     # a candidate no better than the dummy (majority class / mean)
+#                          # is never blessed
 
 [model]
 name = {name}

@@ -112,6 +112,9 @@ class BlessingConfig(_Section):
     relative_margin: float = Field(0.0, ge=0.0)
     slices: list[str] = Field(default_factory=list)
     slice_min_rows: int = Field(30, ge=1)
+    # A candidate must beat the dummy baseline (majority class / mean) on the metric; off
+    # only where a model that predicts no better than the baseline is still wanted.
+    beat_baseline: bool = True
 
 
 class ModelConfig(_Section):

@@ -149,6 +149,7 @@ def standard_pipeline(
             blessing.slices,
             blessing.slice_min_rows,
             champion_train,
+            blessing.beat_baseline,
         )
 
     return Pipeline(training_pipeline, name=PIPELINE_NAME)

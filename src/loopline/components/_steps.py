@@ -543,6 +543,7 @@ def bless(
     slices: list[str] | None = None,
     slice_min_rows: int = 30,
     champion_train: int | None = None,
+    beat_baseline: bool = True,
 ) -> Annotated[dict[str, Any], "blessing"]:
     """Compare the candidate with the champion on holdout rows neither was trained on.
 
@@ -553,7 +554,7 @@ def bless(
     on the rest. Without any such row the champion is not compared (the thresholds apply).
     """
     target, features = data["target"], feature_columns(list(test.columns), data)
-    candidate = Evaluation.from_dict(evaluation)
+    candidate = original = Evaluation.from_dict(evaluation)
     champion_evaluation = None
     fresh = test
     if champion is not None:
@@ -564,26 +565,29 @@ def bless(
             seen = load_artifact(champion_train, "champion_train")
             fresh = test[~rows_in(test, seen, [*features, target])]
         if len(fresh):
-            candidate = evaluate(
-                model,
-                fresh[features],
-                fresh[target],
-                task=candidate.task,
-                slices={name: fresh[name] for name in slices or []},
+            on_fresh = {name: fresh[name] for name in slices or []}
+            candidate, champion_evaluation = (
+                evaluate(
+                    scored,
+                    fresh[features],
+                    fresh[target],
+                    task=original.task,
+                    slices=on_fresh,
+                    labels=original.labels,
+                    metric=original.metric,
+                )
+                for scored in (model, package.model)
             )
-            champion_evaluation = evaluate(
-                package.model,
-                fresh[features],
-                fresh[target],
-                task=candidate.task,
-                slices={name: fresh[name] for name in slices or []},
-            )
+            # The dummy baseline keeps its score on the whole holdout: it learnt nothing
+            # from any of these rows, so leaving the champion's out changes it only by noise.
+            candidate.baseline = original.baseline
     rule = BlessingRule(
         metric=metric,
         thresholds=thresholds or {},
         absolute_margin=absolute_margin,
         relative_margin=relative_margin,
         slice_min_rows=slice_min_rows,
+        beat_baseline=beat_baseline,
     ).fit(candidate, champion_evaluation)
     log_metric("blessed", float(rule.blessed_))
     verdict = rule.to_dict()
