@@ -22,7 +22,7 @@ if answers 2>/dev/null; then
 fi
 nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"/tmp/loopline-moto-$port.log" 2>&1 &
 echo $! >"/tmp/loopline-moto-$port.pid"
-for _ in $(seq 60); do
+for _ in $(seq 180); do
   if answers 2>/dev/null; then
     echo "moto's S3 server answers on http://127.0.0.1:$port"
     exit 0

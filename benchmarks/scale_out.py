@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--s3-endpoint", required=True, help="e.g. http://127.0.0.1:5390")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--executors", nargs="*", default=[], help="e.g. ray")
+    parser.add_argument("--only", nargs="*", help="run only these configurations")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
     aws = {
@@ -107,6 +108,8 @@ def main() -> None:
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
     }
     configs = ["embedded", "postgres+s3", *[f"postgres+s3+{e}" for e in args.executors]]
+    if args.only:
+        configs = [c for c in configs if c in args.only]
     work = Path(tempfile.mkdtemp(prefix="loopline-scale-out-"))
     results: dict[str, Any] = {"machine": machine_info(), "args": vars(args), "runs": []}
     for repeat in range(args.repeats):
@@ -134,13 +137,11 @@ def main() -> None:
     for config in configs:
         times = [r["seconds"] for r in results["runs"] if r["config"] == config]
         base = [r["seconds"] for r in results["runs"] if r["config"] == "embedded"]
-        ratios = [t / b for t, b in zip(times, base, strict=True)]
-        summary[config] = {
-            "median_s": statistics.median(times),
-            "runs_s": times,
-            "ratio_to_embedded_median": statistics.median(ratios),
-            "ratio_range": [min(ratios), max(ratios)],
-        }
+        summary[config] = {"median_s": statistics.median(times), "runs_s": times}
+        if base:
+            ratios = [t / b for t, b in zip(times, base, strict=True)]
+            summary[config]["ratio_to_embedded_median"] = statistics.median(ratios)
+            summary[config]["ratio_range"] = [min(ratios), max(ratios)]
     results["summary"] = summary
     print(json.dumps(summary, indent=2))
     if args.json:

@@ -360,3 +360,73 @@ def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
 def test_read_project_file_directly(tmp_path: Path) -> None:
     path = write_project(tmp_path, '[project]\nname = "x"\n[run]\nmax_workers = 3\n')
     assert read_project_file(path) == {"project": {"name": "x"}, "run": {"max_workers": 3}}
+
+
+# -- the name rule (issue 10) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["wine", "churn-model.v2", "_x", "A9", "x" * 128])
+def test_check_name_accepts_the_rule(name: str) -> None:
+    from loopline.config import check_name
+
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "../../evil", "a/b", "a\nb", "a\x00", "\ud800", ".hidden", "-x", "a b", "x" * 129, 3],
+    ids=repr,
+)
+def test_check_name_refuses_what_breaks_the_rule(name: object) -> None:
+    from loopline.config import NAME_RULE, check_name
+    from loopline.errors import InvalidInputError
+
+    message = f"is not a valid alias: names of models, aliases and projects have {NAME_RULE}."
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        check_name(name, what="alias")
+
+
+# -- an emptied store file (issue 10, item 10) --------------------------------------------
+
+
+def _project_with_artifacts(folder: Path, count: int) -> Path:
+    (folder / "loopline.toml").write_text('[project]\nname = "p"\n', encoding="utf-8")
+    for i in range(count):
+        blob = folder / ".loopline" / "artifacts" / "objects" / f"{i:02x}" / f"{i:02x}{'0' * 62}"
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(b"x")
+    (folder / ".loopline").mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("database", "artifacts", "refused"),
+    [
+        (b"", 3, True),  # truncated beside artifacts: refused
+        (b"", 0, False),  # empty and nothing else: a new store
+        (None, 3, False),  # absent: a new store (e.g. a fresh clone with artifacts on S3)
+        (b"SQLite format 3\x00", 3, False),  # not empty: opened (and checked) by the store
+    ],
+    ids=["emptied", "empty-new", "absent", "not-empty"],
+)
+def test_an_emptied_store_beside_artifacts_is_refused(
+    tmp_path: Path, database: bytes | None, artifacts: int, refused: bool
+) -> None:
+    from loopline.errors import IntegrityError
+
+    project = _project_with_artifacts(tmp_path, artifacts)
+    path = project / ".loopline" / "loopline.db"
+    if database is not None:
+        path.write_bytes(database)
+
+    if not refused:
+        assert load_settings(project).store_url == f"sqlite:///{path}"
+        return
+    message = (
+        f"The metadata store {path} is empty (0 bytes), but the artifact store "
+        f"{project / '.loopline' / 'artifacts'} holds 3 artifacts"
+    )
+    with pytest.raises(IntegrityError, match=re.escape(message)) as info:
+        load_settings(project)
+    assert (info.value.path, info.value.artifacts) == (str(path), 3)
+    assert "Restore the store file from a backup" in info.value.hint

@@ -59,3 +59,13 @@ def remote_url(request: pytest.FixtureRequest) -> Iterator[str]:
 def remote_store(remote_url: str, registry: MaterializerRegistry) -> ArtifactStore:
     """An artifact store on ``remote_url`` (the non-local code path)."""
     return ArtifactStore(remote_url, registry=registry)
+
+
+@pytest.fixture
+def memory_store(registry: MaterializerRegistry) -> Iterator[ArtifactStore]:
+    """An artifact store on fsspec's memory:// alone (the materializers' conformance run)."""
+    url = f"memory://loopline-tests/{uuid.uuid4().hex}"
+    yield ArtifactStore(url, registry=registry)
+    fs, path = fsspec.core.url_to_fs(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)

@@ -391,7 +391,10 @@ def test_errors_after_the_store_moved_name_where_the_blob_is_now(tmp_path: Path)
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
-        (lambda p: p.write_bytes(p.read_bytes() + b" "), "its size is 9 bytes, the store recorded 8"),
+        (
+            lambda p: p.write_bytes(p.read_bytes() + b" "),
+            "its size is 9 bytes, the store recorded 8",
+        ),
         (lambda p: p.write_bytes(p.read_bytes().replace(b"1", b"2")), "its sha256 is "),
     ],
     ids=["size", "bytes"],

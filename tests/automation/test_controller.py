@@ -211,7 +211,7 @@ def test_a_worse_canary_is_not_promoted_with_the_reason(bootstrapped: Path) -> N
     failed = [e for e in events(bootstrapped) if e.kind == "canary.failed"][0]
     assert "on the same 60 labelled rows (30 answered by the canary); worse by" in failed.reason
     # The rejected canary gets no more traffic: its alias is gone (a server drops the slot).
-    with Store(f"sqlite:///{bootstrapped / '.loopline' / 'loopline.db'}") as store:
+    with open_store(bootstrapped) as store:
         assert "staging" not in store.models.aliases("loans")
         assert store.models.history("loans", "staging")[-1].version is None
 

@@ -117,3 +117,29 @@ def test_since_change_trains_after_the_change_topped_up_to_the_minimum() -> None
     )
     assert len(everything.frame) == 1800
     assert re.search("1000 source rows and 800 labelled requests", everything.description)
+
+
+def test_init_writes_the_loop_sections_and_says_manual_promotes_nothing(tmp_path: Path) -> None:
+    from ..conftest import run_cli
+
+    pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]}).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    done = run_cli("init", "--data", "d.csv", "--target", "y", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "nothing is promoted to production until you run 'loopline models approve'" in (
+        done.stdout
+    )
+    text = (tmp_path / "loopline.toml").read_text()
+    for line in (
+        'window = "500 rows"',
+        'cooldown = "300 labelled rows"',
+        'data_window = "since_change"',
+        "#   reference_plus_recent",
+        "#   sliding",
+        "#   all",
+        "NOTHING reaches production until you run 'loopline models approve NAME VERSION'",
+    ):
+        assert line in text, line
+    checked = json.loads(run_cli("check", "--json", cwd=tmp_path).stdout)
+    assert checked["automation"]["min_window_rows"] == 500

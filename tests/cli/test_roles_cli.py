@@ -19,7 +19,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from loopline.artifacts import ArtifactStore
 from loopline.components import Schema, validate
+from loopline.config import load_settings
+from loopline.registry import Registry
+from loopline.store import Store
 
 from ..conftest import run_cli
 
@@ -170,7 +174,10 @@ def batch(project: Path, records: list[dict[str, object]], *flags: str) -> tuple
 
 
 def model_schema(project: Path) -> Schema:
-    return Schema.from_json(next((project / ".loopline").rglob("schema.json")))
+    settings = load_settings(project)
+    with Store(settings.store_url) as store:
+        registry = Registry(store, ArtifactStore(settings.artifacts_url))
+        return registry.load_package("shop/1").schema
 
 
 def test_an_unseen_date_serves_200_and_batch_scores_it_the_same(project: Path) -> None:

@@ -81,6 +81,11 @@ def test_predict_refuses_bad_input_with_the_record(project: Path) -> None:
             ["serve", "wine", "--canary", "wine/1", "--shadow", "wine/1"],
             "--canary and --shadow go one at a time.",
         ),
+        (["serve", "wine", "--workers", "0"], "--workers must be 1 or more. Got 0 instead."),
+        (
+            ["serve", "wine", "--poll-interval", "0"],
+            "--poll-interval must be a number of seconds > 0. Got 0.0 instead.",
+        ),
         (
             ["predict", "wine@production", "missing.csv", "-o", "x.csv"],
             "Input file missing.csv does not exist.",

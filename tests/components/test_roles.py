@@ -200,3 +200,20 @@ def test_roles_of_real_public_tables() -> None:
     assert raw["Individual ID"] == "identifier"
     assert raw["Region"] == raw["Stage"] == "constant"
     assert raw["Island"] == "categorical"
+
+
+def test_a_declared_numeric_column_with_bad_text_stays_text_for_validation() -> None:
+    frame = pd.DataFrame({"m": ["1.5", "lots", "3"], "n": ["1", "2", None]})
+    roles = infer_roles(frame, declared={"m": "numeric", "n": "numeric"})
+
+    out = apply_roles(frame, roles)
+
+    assert out["m"].tolist() == ["1.5", "lots", "3"]  # validate_data will say 'lots'
+    assert out["n"].dtype == np.float64 and out["n"].iloc[1] == 2.0
+
+
+def test_a_declared_dropped_column_may_be_absent() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    roles = infer_roles(frame, declared={"ref": "identifier", "site": "constant"})
+    assert [(r.name, r.role) for r in roles] == [("x", "numeric")]
+    assert apply_roles(frame, roles).columns.tolist() == ["x"]

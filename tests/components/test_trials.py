@@ -8,6 +8,7 @@ unless trials really run in parallel.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -158,6 +159,9 @@ def test_trials_run_in_parallel_on_ray_sharing_the_study(ray_cluster: str, tmp_p
     starts = sorted(t.datetime_start for t in stored.trials[:4])
     ends = sorted(t.datetime_complete for t in stored.trials[:4])
     assert starts[1] < ends[0]  # two trials were running at the same time
+    with sqlite3.connect(tmp_path / "store.db") as db:  # the workers' trials sent heartbeats
+        beating = {row[0] for row in db.execute("SELECT trial_id FROM trial_heartbeats")}
+    assert len(beating) == 7
 
 
 def test_callbacks_see_every_trial_in_this_process(ray_cluster: str, tmp_path: Path) -> None:
@@ -185,3 +189,22 @@ def test_callbacks_see_every_trial_in_this_process(ray_cluster: str, tmp_path: P
     assert sorted(number for number, _ in seen) == [0, 1, 2, 3, 4]
     assert {pid for _, pid in seen} == {os.getpid()}  # called here, not in the workers
     assert os.getpid() not in {t.user_attrs["pid"] for t in study.trials}  # trials ran there
+
+
+def test_a_study_budget_runs_in_the_workers(ray_cluster: str, tmp_path: Path) -> None:
+    """MaxTrialsCallback (tune's shared budget) stops every worker once the study is full."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="budget")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=3)  # another run's
+
+    RayTrials(workers=2).optimize(
+        study,
+        lambda trial: trial.suggest_float("x", 0, 1),
+        n_trials=6,
+        timeout=None,
+        catch=(),
+        storage=storage,
+        callbacks=[optuna.study.MaxTrialsCallback(5)],
+    )
+
+    assert 5 <= len(study.trials) <= 6  # each worker stops once 5 are done (one may be running)

@@ -295,3 +295,89 @@ def test_a_spent_time_budget_prunes_the_running_trial_and_keeps_the_defaults() -
     assert all(entry["state"] == "pruned" for entry in result.history)
     assert result.best_params == {}
     assert math.isnan(result.best_value)
+
+
+_SLOW_ESTIMATOR = """
+import os
+import time
+from pathlib import Path
+
+from sklearn.linear_model import LogisticRegression
+
+
+class SlowLogisticRegression(LogisticRegression):
+    def fit(self, X, y, sample_weight=None):
+        marker = os.environ.get("TUNE_MARKER")
+        if marker:
+            Path(marker).touch()
+            time.sleep(600)
+        return super().fit(X, y, sample_weight=sample_weight)
+"""
+
+_TUNE_IN_A_PROCESS = """
+import sys
+from sklearn.datasets import load_breast_cancer
+from loopline.components._candidates import make_candidate
+from loopline.components._transform import build_preprocessor
+from loopline.components._tune import tune
+
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+candidate = make_candidate(
+    "slowmod.SlowLogisticRegression",
+    {"max_iter": 1000},
+    name="slow",
+    search_space={"C": {"type": "float", "low": 0.001, "high": 10.0, "log": True}},
+)
+tune(
+    X, y, candidate, build_preprocessor(list(X.columns), []),
+    task="classification", metric="accuracy", n_trials=2, folds=2,
+    storage=sys.argv[1], study_name="killed", stale_after=2,
+)
+"""
+
+
+def test_a_trial_of_a_process_killed_with_kill_9_is_failed_once_its_heartbeat_stops(
+    tmp_path, monkeypatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "slowmod.py").write_text(_SLOW_ESTIMATOR, encoding="utf-8")
+    storage = f"sqlite:///{tmp_path / 'store.db'}"
+    marker = tmp_path / "fitting"
+    env = {**os.environ, "TUNE_MARKER": str(marker), "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", _TUNE_IN_A_PROCESS, storage], env=env)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no trial started"
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the heartbeat thread record a beat
+    running = optuna.load_study(study_name="killed", storage=storage).trials
+    assert [t.state.name for t in running] == ["RUNNING"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(3)  # past stale_after: no beat came since the kill
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    X, y, preprocessor = cancer()
+    candidate = make_candidate(
+        "slowmod.SlowLogisticRegression", {"max_iter": 1000}, name="slow", search_space=C_SPACE
+    )
+    resumed = tune(
+        X,
+        y,
+        candidate,
+        preprocessor,
+        task="classification",
+        metric="accuracy",
+        n_trials=2,
+        folds=2,
+        storage=storage,
+        study_name="killed",
+        stale_after=2,
+    )
+
+    assert [entry["state"] for entry in resumed.history] == ["fail", "complete", "complete"]
+    assert (resumed.n_trials, resumed.n_previous) == (2, 0)

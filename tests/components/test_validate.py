@@ -162,7 +162,8 @@ def test_a_new_category_is_an_error(shop, shop_stats, shop_schema) -> None:
         assert anomaly.message == (
             "Column 'colour' has 2 values outside its 3 allowed categories in 3 rows "
             "(e.g. 'purple', 'teal'); expected one of 'blue', 'green', 'red'. Fix the values, "
-            "or add them to the column's categories in the schema (null allows any value)."
+            "or add them to the column's categories in the schema (null allows any value), "
+            "or use the lenient policy."
         )
         assert anomaly.details == {"count": 3, "distinct": 2, "examples": ["purple", "teal"]}
 

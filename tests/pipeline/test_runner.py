@@ -215,6 +215,28 @@ def test_altered_cached_output_is_not_used_the_step_reruns_with_a_warning(
     assert runner.run(chain, {**params, "factor": 5}).cached == ["numbers", "scale", "fragile"]
 
 
+def test_resume_after_an_output_was_altered_runs_that_step_again(
+    store: Store, artifacts: ArtifactStore, tmp_path: Path
+) -> None:
+    listener = _Warnings()
+    runner = Runner(store, artifacts, listeners=[listener])
+    counter, flag = tmp_path / "c", tmp_path / "flag"
+    flag.touch()
+    params = {"counter": str(counter), "flag": str(flag)}
+    with pytest.raises(StepFailedError) as info:
+        runner.run(chain, params)
+    [scale_run] = [s for s in store.runs.steps(info.value.run_id) if s.name == "scale"]
+    blob = store.runs.step_outputs(scale_run.id)["output"]
+    Path(artifacts.locate(blob.uri)).write_text("[9]")
+    flag.unlink()
+
+    result = runner.run(chain, resume=info.value.run_id[:8])
+
+    assert result.status == "succeeded" and result.load("fragile") == 12
+    assert _calls(Path(f"{counter}.numbers")) == 1 and _calls(Path(f"{counter}.scale")) == 2
+    assert [name for name, _ in listener.seen] == ["scale"]
+
+
 def test_rerun_and_no_cache_force_steps_to_run(runner: Runner, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     params = {"counter": str(counter), "flag": str(tmp_path / "f")}
@@ -232,8 +254,10 @@ def test_rerun_and_no_cache_force_steps_to_run(runner: Runner, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("rerun", "message"),
     [
-        (["scael"], "Cannot rerun step 'scael': pipeline 'chain' has no such step. Did you "
-         "mean 'scale'?"),
+        (
+            ["scael"],
+            "Cannot rerun step 'scael': pipeline 'chain' has no such step. Did you mean 'scale'?",
+        ),
         (["nope"], "Cannot rerun step 'nope': pipeline 'chain' has no such step."),
     ],
 )

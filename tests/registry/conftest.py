@@ -72,7 +72,12 @@ def copy_project(trained: dict[str, Any], folder: Path, store_urls: StoreUrls) -
     import shutil
 
     shutil.copytree(trained["project"], folder)
-    url = store_urls.new()
+    # On SQLite the copy lives in the project folder, as a user's store does by default.
+    url = (
+        f"sqlite:///{folder / 'loopline.db'}"
+        if store_urls.backend == "sqlite"
+        else store_urls.new()
+    )
     copy_store(trained["store_url"], url)
     return url
 

@@ -196,9 +196,9 @@ def _escape(text: str) -> str:
 
 def test_cli_export_and_import(registry: Registry, tmp_path: Path) -> None:
     version, _ = registry.register_run(registry.store.runs.list()[-1].id, name="wine")
-    project = Path(registry.store.url.split("///", 1)[1]).parent
+    project = tmp_path / "p"  # the registry fixture's project folder (its artifacts)
     (project / "loopline.toml").write_text(
-        '[project]\nname = "wine"\n[store]\nurl = "sqlite:///loopline.db"\n'
+        f'[project]\nname = "wine"\n[store]\nurl = "{registry.store.url}"\n'
         '[artifacts]\nurl = "artifacts"\n'
     )
     _wine().to_csv(project / "sample.csv", index=False)

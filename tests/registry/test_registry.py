@@ -185,6 +185,27 @@ def test_load_model_from_a_project(trained: dict, tmp_path: Path, store_urls: St
     assert len(model.predict(frame)) == len(frame)
 
 
+# -- the name rule (issue 10) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["", "../../evil", "a\nb", "a\x00", "\ud800", "x" * 100_000], ids=lambda n: repr(n[:12])
+)
+def test_names_and_aliases_that_break_the_rule_are_refused(registry: Registry, name: str) -> None:
+    with pytest.raises(InvalidInputError, match="is not a valid model name: names of models"):
+        registry.register(name, 1)
+    with pytest.raises(InvalidInputError, match="is not a valid alias: names of models"):
+        registry.promote("wine", 1, alias=name)
+    with pytest.raises(InvalidInputError, match="is not a valid alias"):
+        registry.rollback("wine", alias=name)
+
+
+@pytest.mark.parametrize("version", [0, -1, 2**31, 2**63, True])
+def test_versions_outside_the_store_range_are_refused(registry: Registry, version: int) -> None:
+    with pytest.raises(InvalidInputError, match="A version number is an integer from 1 to"):
+        registry.promote("wine", version)
+
+
 def _alter_in_place(registry: Registry, version: Any) -> str:
     """Change bytes of a version's package without changing its size; return its path."""
     record = registry.store.artifacts.get(version.artifact_id)

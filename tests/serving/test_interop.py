@@ -23,7 +23,7 @@ from loopline.serving import ServingOptions
 from . import test_app
 from .test_app import TOKEN, Server, _records
 
-trained = test_app.trained  # the module's served project
+trained, project = test_app.trained, test_app.project  # the served project, per backend
 
 INTEROP_PYTHON = os.environ.get("LOOPLINE_TEST_INTEROP_PYTHON")
 needs_interop = pytest.mark.skipif(
@@ -32,11 +32,7 @@ needs_interop = pytest.mark.skipif(
 
 
 @pytest.fixture
-def server(trained: Path, tmp_path: Path) -> Iterator[Server]:
-    import shutil
-
-    project = tmp_path / "project"
-    shutil.copytree(trained, project)
+def server(project: Path) -> Iterator[Server]:
     options = ServingOptions(token=TOKEN, request_log_dir=project / "requests")
     with Server(project, {}, options) as running:
         yield running
@@ -264,13 +260,7 @@ print(json.dumps({"triton_predictions": result.as_numpy("predict").tolist()}))
 
 
 @needs_interop
-def test_mlflow_scoring_client_and_triton_client_talk_to_the_server(
-    trained: Path, tmp_path: Path
-) -> None:
-    import shutil
-
-    project = tmp_path / "open"
-    shutil.copytree(trained, project)
+def test_mlflow_scoring_client_and_triton_client_talk_to_the_server(project: Path) -> None:
     with Server(project, {}, ServingOptions(request_log_dir=project / "requests")) as server:
         records = _records(5)
         predictions, _ = _expected(server, records)

@@ -58,20 +58,22 @@ class UIServer:
         self.store.close()
 
 
-def seed(store: Store) -> dict[str, object]:
-    """Runs with steps and metrics, a hostile run name, a model with 3 versions and aliases."""
+def seed(store: Store, artifacts: ArtifactStore) -> dict[str, object]:
+    """Runs with steps and metrics, a hostile run name, a model with 3 versions and aliases
+    (their "packages" are real blobs in ``artifacts``, so the registry can verify them)."""
     runs = []
     for i in range(7):
         run = store.runs.create("training" if i % 2 == 0 else "nightly", params={"C": i})
         step = store.runs.start_step(
             run.id, "train", code_hash="c" * 64, cache_key=f"k{i}", params={}, inputs={}
         )
+        blob = artifacts.save({"package": i})
         artifact = store.artifacts.add(
-            uri=f"file:///a/{i}",
-            sha256=f"{i:064d}",
+            uri=blob.uri,
+            sha256=blob.sha256,
             type="model.package",
-            materializer="tar",
-            size=10 + i,
+            materializer=blob.materializer,
+            size=blob.size,
         )
         store.runs.finish_step(step, "succeeded", outputs={"package": artifact.id})
         store.tracking.write(
@@ -84,7 +86,7 @@ def seed(store: Store) -> dict[str, object]:
         runs.append((run.id, artifact.id))
     hostile = store.runs.create("<script>alert(1)</script>")
     store.runs.finish(hostile.id, "succeeded")
-    registry = Registry(store, ArtifactStore("unused-artifacts"), actor="seed")
+    registry = Registry(store, artifacts, actor="seed")
     for run_id, artifact_id in runs[:3]:
         registry.register("loans", artifact_id, run_id=run_id, metrics={"accuracy": 0.8})
     registry.approve("loans", 1, reason="first")
@@ -99,7 +101,7 @@ def seeded(tmp_path: Path) -> tuple[Path, dict[str, object]]:
     folder = tmp_path / "ui"
     folder.mkdir()
     with Store(f"sqlite:///{folder / 'loopline.db'}") as store:
-        ids = seed(store)
+        ids = seed(store, ArtifactStore(folder / "artifacts"))
     return folder, ids
 
 

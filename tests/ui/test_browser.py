@@ -170,8 +170,11 @@ def test_click_through_list_run_compare_lineage_approve_promote_monitoring(
         for form, fields, done in [
             ("#reject-form", {"version": "1"}, "Version 1 rejected."),
             ("#approve-form", {"version": "1"}, "Version 1 approved."),
-            ("#promote-form", {"version": "1", "alias": "production"},
-             "production now points at version 1."),
+            (
+                "#promote-form",
+                {"version": "1", "alias": "production"},
+                "production now points at version 1.",
+            ),
             ("#rollback-form", {"alias": "production"}, "production rolled back to version 2."),
         ]:
             for name, value in fields.items():
@@ -197,7 +200,10 @@ def test_click_through_list_run_compare_lineage_approve_promote_monitoring(
     with Store(f"sqlite:///{demo / '.loopline' / 'loopline.db'}") as store:
         mine = [e for e in store.events.list(limit=50) if e.actor == "ui"]
         assert [e.kind for e in mine] == [
-            "alias.rolled_back", "alias.moved", "model.approved", "model.rejected"
+            "alias.rolled_back",
+            "alias.moved",
+            "model.approved",
+            "model.rejected",
         ]
         assert all(e.reason and e.reason.startswith("browser test: ") for e in mine)
         assert store.models.aliases("loans")["production"] == 2

@@ -229,8 +229,9 @@ class ArtifactStore:
             raise self._missing(uri, sha256)
         actual_size = os.path.getsize(path) if self._local else int(self._fs.size(path))
         if size is not None and actual_size != size:
-            raise self._altered(uri, sha256, f"its size is {actual_size} bytes, the store "
-                                f"recorded {size}")
+            raise self._altered(
+                uri, sha256, f"its size is {actual_size} bytes, the store recorded {size}"
+            )
         actual = sha256_file(path) if self._local else self._remote_sha(path)
         if actual != sha256:
             raise self._altered(

@@ -431,15 +431,13 @@ class Controller:
             self.store.state.set(_PENDING, None)
         if result is None:
             return
-        # The cooldown starts when a retraining succeeds, not when it starts (decision 0004).
-        self.store.state.set(
-            _LAST_RETRAIN,
-            {
-                "time": time.time(),
-                "version": production.version if production else None,
-                "run_id": result.run.id,
-            },
-        )
+        # The cooldown starts when a retraining succeeds, not when it starts; the first
+        # model (bootstrap) starts none (decision 0004).
+        if production is not None:
+            self.store.state.set(
+                _LAST_RETRAIN,
+                {"time": time.time(), "version": production.version, "run_id": result.run.id},
+            )
         verdict = result.load("bless", "blessing")
         if not verdict["blessed"]:
             failing = [r["message"] for r in verdict["reasons"] if not r["passed"]]

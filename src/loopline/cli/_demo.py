@@ -69,6 +69,7 @@ min_rows = 100
 [triggers]
 drift = true
 decay = {{ accuracy = 0.05 }}
+cooldown = "1h"
 
 [automation]
 data_window = "reference_plus_recent"
@@ -204,7 +205,10 @@ def _free_port() -> int:
 
 
 def _start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLINE_")}
+    # No tokens or other project's settings reach the demo's server, but the stores do: with
+    # LOOPLINE_STORE_URL / LOOPLINE_ARTIFACTS_URL set, the demo runs on them end to end.
+    kept = ("LOOPLINE_STORE_URL", "LOOPLINE_ARTIFACTS_URL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLINE_") or k in kept}
     return subprocess.Popen(
         [
             sys.executable,

@@ -262,7 +262,7 @@ def _inspect_data(directory: Path, data: str, target: str, task: str | None) -> 
         config = DataConfig(source=data, target=target)
         source = resolve_source(config, directory)
         source["files"] = source["files"][:1]  # the first file of a glob is enough to guess
-        frame = read_source(source)
+        frame = read_source(source, directory)
     except LooplineError as exc:
         return _DataGuess([], None, [], 0, f"could not read the data to infer roles: {exc}")
     if target not in frame.columns:

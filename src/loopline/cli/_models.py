@@ -151,7 +151,7 @@ def history(project: Path | None, name: str) -> None:
             table.add_row(
                 when(m.time),
                 m.alias,
-                str(m.version),
+                "removed" if m.version is None else str(m.version),
                 "-" if m.previous is None else str(m.previous),
                 m.actor,
                 escape(m.reason or ""),

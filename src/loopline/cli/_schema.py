@@ -178,7 +178,7 @@ def _inferred_schema(settings: Settings) -> tuple[Schema, str]:
         )
     config = parse_workflow_config(settings.raw, settings.project_dir / "loopline.toml")
     data = config.data
-    frame = read_source(resolve_source(data, settings.project_dir))
+    frame = read_source(resolve_source(data, settings.project_dir), settings.project_dir)
     frame = frame.loc[frame[data.target].notna()].drop(columns=data.drop_columns)
     excluded = [c for c in (data.target, data.id_column, data.timestamp_column) if c]
     frame = apply_roles(frame, infer_roles(frame, exclude=excluded, declared=data.columns))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
+from ..errors import InvalidInputError
 from ._output import console
 
 
@@ -18,6 +20,7 @@ def ui_command(project: Path | None, *, host: str, port: int) -> None:
     from ..store import Store
     from ..ui import UIOptions, create_ui_app
 
+    _check_address(host, port)
     settings = load_settings(project)
     store = Store(settings.store_url)
     registry = Registry(store, ArtifactStore(settings.artifacts_url), actor="ui")
@@ -36,3 +39,16 @@ def ui_command(project: Path | None, *, host: str, port: int) -> None:
         uvicorn.run(create_ui_app(registry, options), host=host, port=port, log_level="warning")
     finally:
         store.close()
+
+
+def _check_address(host: str, port: int) -> None:
+    """Fail early, with the fix, when the address cannot be listened on."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except (OSError, OverflowError) as exc:
+        raise InvalidInputError(
+            f"Cannot listen on {host}:{port}: {exc}.",
+            hint="Pick another --port (or --host), or stop what is using this one.",
+            value=f"{host}:{port}",
+        ) from exc

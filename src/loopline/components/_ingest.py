@@ -155,8 +155,8 @@ def read_source_with_origins(
         for path, f in zip(paths, source["files"], strict=True)
     ]
     origins = [
-        {"path": spec["path"], "format": spec["format"], "rows": len(frame)}
-        for spec, frame in zip(source["files"], frames, strict=True)
+        {"path": path, "format": spec["format"], "rows": len(frame)}
+        for path, spec, frame in zip(paths, source["files"], frames, strict=True)
     ]
     columns = list(frames[0].columns)
     for path, frame in zip(paths[1:], frames[1:], strict=True):

@@ -148,7 +148,8 @@ def apply_roles(frame: pd.DataFrame, roles: Sequence[ColumnRole]) -> pd.DataFram
 
     Datetime columns held as text are parsed (with the format guessed from their values,
     read as UTC; text that does not parse becomes missing); numeric columns held as text are
-    converted (text that is not a number becomes missing); categorical and text columns are
+    converted when every value is a number (otherwise they stay text, and validation reports
+    the values that are not numbers); categorical and text columns are
     made text (integers without a decimal point), so statistics, schema and serving all see
     the kind the role implies.
 
@@ -169,7 +170,10 @@ def apply_roles(frame: pd.DataFrame, roles: Sequence[ColumnRole]) -> pd.DataFram
         if role.role == "datetime" and not ptypes.is_datetime64_any_dtype(column.dtype):
             out[name] = parse_dates(column)
         elif role.role == "numeric" and not _is_number_dtype(column.dtype):
-            out[name] = pd.to_numeric(column, errors="coerce").astype("float64")
+            numbers = pd.to_numeric(column, errors="coerce")
+            if int(numbers.notna().sum()) == int(column.notna().sum()):
+                out[name] = numbers.astype("float64")
+            # else: text that is not a number stays, so validation reports it (wrong_type)
         elif role.role in ("categorical", "text") and not _is_text_dtype(column.dtype):
             out[name] = _as_text(column)
         elif role.role == "boolean" and not ptypes.is_bool_dtype(column.dtype):
@@ -191,19 +195,22 @@ def parse_dates(column: pd.Series) -> pd.Series:
 
 def _infer_one(series: pd.Series, name: str, max_categories: int) -> tuple[Role, str]:
     present = series.dropna()
+    dtype = series.dtype
+    if _is_number_dtype(dtype):
+        # Numbers need no hashing (1M rows x 20 columns at every ingest): min == max is a
+        # constant, and only integers are sorted to look for identifiers.
+        if present.empty or present.min() == present.max():
+            return "constant", _single(present)
+        if _is_integer_identifier(present, name):
+            return "identifier", f"unique integers ({len(present):,} rows)"
+        return "numeric", "numbers"
     distinct = int(present.nunique())
     if distinct <= 1:
-        value = "" if present.empty else f" ({_plain(present.iloc[0])!r})"
-        return "constant", f"a single value{value}"
-    dtype = series.dtype
+        return "constant", _single(present)
     if ptypes.is_bool_dtype(dtype):
         return "boolean", "true/false values"
     if ptypes.is_datetime64_any_dtype(dtype):
         return "datetime", "a datetime column"
-    if _is_number_dtype(dtype):
-        if _is_integer_identifier(present, name, distinct):
-            return "identifier", f"unique integers ({distinct:,} of {len(present):,} rows)"
-        return "numeric", "numbers"
     text = present.astype(str)
     if set(text.str.lower().unique()) <= _BOOL_WORDS:
         return "boolean", "true/false text"
@@ -218,14 +225,19 @@ def _infer_one(series: pd.Series, name: str, max_categories: int) -> tuple[Role,
     return "identifier", f"mostly unique text ({distinct:,} distinct in {len(present):,} rows)"
 
 
-def _is_integer_identifier(present: pd.Series, name: str, distinct: int) -> bool:
+def _single(present: pd.Series) -> str:
+    value = "" if present.empty else f" ({_plain(present.iloc[0])!r})"
+    return f"a single value{value}"
+
+
+def _is_integer_identifier(present: pd.Series, name: str) -> bool:
     """Unique integers that count rows (1, 2, 3 ...) or are named like an id."""
-    if not ptypes.is_integer_dtype(present.dtype) or distinct != len(present):
+    if not ptypes.is_integer_dtype(present.dtype) or len(present) < 3:
         return False
-    if _ID_NAME.search(name.strip()):
-        return True
-    values = np.sort(present.to_numpy(dtype=np.int64))
-    return bool(len(values) > 2 and np.all(np.diff(values) == 1))
+    steps = np.diff(np.sort(present.to_numpy(dtype=np.int64)))
+    if not bool(np.all(steps > 0)):
+        return False  # a repeated value: not an identifier
+    return bool(_ID_NAME.search(name.strip())) or bool(np.all(steps == 1))
 
 
 def _date_format(text: pd.Series) -> str | None:
@@ -255,7 +267,9 @@ def _check_declared(declared: Mapping[str, str], names: list[str], exclude: Sequ
                 key=f"data.columns.{name}",
                 value=role,
             )
-        if name not in names:
+        if name not in names and role not in DROPPED_ROLES:
+            # A dropped column may be absent (a retraining window of logged requests
+            # never has it); any other declared column must be there.
             raise ConfigError(
                 f"data.columns names {name!r}, which is not a column of the data.",
                 hint="Remove it from [data.columns] or fix its name.",

@@ -15,6 +15,7 @@ import copy
 import importlib
 import os
 import sys
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,8 +60,10 @@ class BaseTrialRunner(ABC):
             timeout: Seconds after which no new trial starts; None for no limit.
             catch: Exceptions that fail one trial without stopping the study.
             storage: The SQLAlchemy URL the study lives in (None: in memory).
-            callbacks: Called in this process with each finished trial, as by
-                ``Study.optimize`` (progress displays, budgets that watch the study).
+            callbacks: Called with each finished trial, as by ``Study.optimize``.
+                Runners that spread trials over workers call them in this process
+                (progress displays), except ``optuna.study.MaxTrialsCallback``, which
+                bounds the study's total and so runs in every worker.
         """
 
 
@@ -140,6 +143,10 @@ class RayTrials(BaseTrialRunner):
             shares = _split(n_trials, workers)
             task = ray.remote(num_cpus=1, max_retries=0)(_optimize_share)
             shipped = ray.put(objective)
+            # A budget over the whole study (it calls study.stop()) must act where the
+            # trials run; every other callback observes, here.
+            budgets = [cb for cb in callbacks if isinstance(cb, optuna.study.MaxTrialsCallback)]
+            observers = [cb for cb in callbacks if cb not in budgets]
             refs = [
                 task.remote(
                     study.study_name,
@@ -150,12 +157,14 @@ class RayTrials(BaseTrialRunner):
                     share,
                     timeout,
                     catch,
+                    budgets,
+                    _heartbeat_of(study),
                     list(sys.path),
                 )
                 for index, share in enumerate(shares)
             ]
             try:
-                _wait(ray, refs, study, callbacks)
+                _wait(ray, refs, study, observers)
             except Exception as exc:
                 for ref in refs:
                     ray.cancel(ref, force=True)
@@ -201,6 +210,20 @@ def _wait(ray: Any, refs: list[Any], study: optuna.Study, callbacks: Sequence[Ca
             return
 
 
+def _heartbeat_of(study: optuna.Study) -> tuple[int, int | None] | None:
+    """The heartbeat settings of the study's database, for the workers' connections.
+
+    Trials in the workers beat like the caller's would, so a trial left running by a
+    killed worker is failed as stale (``tune`` does that at its next start). Optuna keeps
+    the settings on the RDBStorage its study wraps; there is no public accessor.
+    """
+    storage = getattr(study, "_storage", None)
+    inner = getattr(storage, "_backend", storage)
+    if isinstance(inner, optuna.storages.RDBStorage) and inner.heartbeat_interval:
+        return inner.heartbeat_interval, inner.grace_period
+    return None
+
+
 def _split(n_trials: int, workers: int) -> list[int]:
     """``n_trials`` as near-equal shares for at most ``n_trials`` workers."""
     workers = min(workers, n_trials)
@@ -224,6 +247,8 @@ def _optimize_share(
     n_trials: int,
     timeout: float | None,
     catch: tuple[type[Exception], ...],
+    callbacks: list[Callback],
+    heartbeat: tuple[int, int | None] | None,
     paths: list[str],
 ) -> None:
     """One Ray task: load the shared study and run ``n_trials`` of its trials.
@@ -235,11 +260,21 @@ def _optimize_share(
         if entry not in sys.path and os.path.isdir(entry):
             sys.path.append(entry)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rdb = optuna.storages.RDBStorage(storage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if heartbeat is None:
+            rdb = optuna.storages.RDBStorage(storage)
+        else:
+            interval, grace = heartbeat
+            rdb = optuna.storages.RDBStorage(
+                storage, heartbeat_interval=interval, grace_period=grace
+            )
     try:
         study = optuna.load_study(
             study_name=study_name, storage=rdb, sampler=sampler, pruner=pruner
         )
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=catch)
+        study.optimize(
+            objective, n_trials=n_trials, timeout=timeout, catch=catch, callbacks=callbacks
+        )
     finally:
         rdb.engine.dispose()

@@ -288,6 +288,7 @@ class _Execution:
         self.run = run
         self.previous = previous
         self.forced = forced
+        self.refused: set[int] = set()  # ids of artifacts whose bytes failed verification
         self.outputs: dict[str, dict[str, Artifact]] = {}
         self.step_run_ids: dict[str, int] = {}
         self.running: dict[Future[StepOutcome], _Running] = {}
@@ -411,9 +412,12 @@ class _Execution:
         writes it anew (loopline issue 10, item 7).
         """
         for output, artifact in outputs.items():
+            if artifact.id in self.refused:
+                return False  # found bad already (the resumed run's and the cache's outputs)
             try:
                 self.runner.artifacts.verify(artifact.uri, artifact.sha256, artifact.size)
             except (ArtifactIntegrityError, ArtifactNotFoundError) as exc:
+                self.refused.add(artifact.id)
                 message = (
                     f"Output {output!r} of step {name!r} (artifact #{artifact.id}) cannot be "
                     f"reused: {exc} The step runs again."

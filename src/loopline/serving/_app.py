@@ -188,7 +188,7 @@ def create_app(service: PredictionService) -> FastAPI:
             await service.aclose()
 
     # FastAPIOffline: /docs and /redoc serve Swagger UI and ReDoc from the package, not a
-    # CDN, so they work offline (decision 0006-issue10).
+    # CDN, so they work offline (decision 0014-issue10).
     app = FastAPIOffline(
         title="Loopline prediction service",
         version=__version__,
@@ -408,7 +408,7 @@ def create_app(service: PredictionService) -> FastAPI:
     @app.post(
         "/admin/promote",
         summary="Move an alias (after approval and infra validation)",
-        responses=error_responses(401, 403, 404, 409, 422),
+        responses=error_responses(400, 401, 403, 404, 409, 422),
     )
     async def promote(request: Request, body: PromoteRequest) -> dict[str, Any]:
         _check_admin(request, service.options.admin_token)

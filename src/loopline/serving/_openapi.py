@@ -19,6 +19,7 @@ __all__ = ["ERROR_STATUSES", "error_responses", "json_body", "with_model_schema"
 
 #: What each error status means, as the document says it.
 ERROR_STATUSES: dict[int, str] = {
+    400: "The body is not JSON.",
     401: "Missing or wrong bearer token.",
     403: "Administrative endpoints are off (the server has no admin token).",
     404: "No such model, alias or version.",
@@ -90,7 +91,8 @@ def with_model_schema(
     paths = document.get("paths", {})
     for path, item in paths.items():
         for operation in item.values():
-            if path.startswith("/admin/") or (secured and path in _DATA_PATHS):
+            data = path in _DATA_PATHS or path.endswith("/infer")
+            if path.startswith("/admin/") or (secured and data):
                 operation["security"] = [{"bearer": []}]
     if schema is not None:
         schemas["Record"] = _record(schema, strict)

@@ -97,6 +97,7 @@ _FORMATS = ("any", "loopline", "mlflow")
 # as text for check_frame to call too large, and Python's int-parsing digit limit (4300,
 # a ValueError) is never reached.
 _MAX_INT_DIGITS = 309
+_JSON = "JSON (Content-Type: application/json)"
 
 
 def read_payload(
@@ -188,16 +189,23 @@ def _read(
     if csv:
         frame, extra = _csv_frame(raw, schema, max_bytes, max_rows)
         return _checked(frame, extra, schema, policy, max_string_length, max_errors)
+    # Clean bodies are decoded by the json module's C code alone: its per-number hooks
+    # (which keep out-of-range literals as text for the full path's messages) cost 40% of
+    # the decoding of a 1,000-row request. Whatever the plain decoding gives differently
+    # (infinities, ints beyond a double, bad JSON) the fast path refuses or never sees, and
+    # the body is decoded again, with the hooks, for the full checks.
+    plain = _loads_plain(_text_of(raw, max_bytes, _JSON))
+    if plain is not None:
+        fast = fast_records(
+            plain,
+            schema,
+            format=format,
+            max_rows=max_rows,
+            max_string_length=max_string_length,
+        )
+        if fast is not None:
+            return fast
     body = parse_json_body(raw, max_bytes=max_bytes)
-    fast = fast_records(
-        body,
-        schema,
-        format=format,
-        max_rows=max_rows,
-        max_string_length=max_string_length,
-    )
-    if fast is not None:
-        return fast
     frame, extra = _body_frame(body, schema, format, max_rows, max_errors)
     return _checked(frame, extra, schema, policy, max_string_length, max_errors)
 
@@ -382,7 +390,7 @@ def parse_json_body(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         >>> parse_json_body(b'[{"x": 1.5, "y": NaN}]')
         [{'x': 1.5, 'y': nan}]
     """
-    text = _text_of(raw, max_bytes, "JSON (Content-Type: application/json)")
+    text = _text_of(raw, max_bytes, _JSON)
     if not text.strip():
         raise PayloadError(
             "The request body is empty; expected JSON records.",
@@ -408,6 +416,14 @@ def parse_json_body(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
             "The request body is nested too deeply to be records of feature values.",
             hint="Send a list of flat objects, one per record.",
         ) from exc
+
+
+def _loads_plain(text: str) -> Any:
+    """``text`` decoded without hooks, or None if that fails (the careful decoding words why)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _parse_constant(name: str) -> float:

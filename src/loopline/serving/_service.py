@@ -390,9 +390,14 @@ class PredictionService:
                 # stop sending it traffic at once; it comes back if the alias does.
                 del self.slots[role]
                 await slot.batcher.aclose()
-                details: dict[str, Any] = {"role": role, "model": slot.loaded.name, "version": None}
-                swaps.append({**details, "previous": slot.loaded.version})
-                self.on_event("unload", {**details, "previous": slot.loaded.version})
+                gone: dict[str, Any] = {
+                    "role": role,
+                    "model": slot.loaded.name,
+                    "version": None,
+                    "previous": slot.loaded.version,
+                }
+                swaps.append(gone)
+                self.on_event("unload", gone)
                 log.info("%s %s points nowhere now; it gets no traffic", role, slot.ref)
                 continue
             except LooplineError as exc:

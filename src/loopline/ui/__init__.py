@@ -9,7 +9,7 @@ Example:
     >>> from loopline.registry import Registry
     >>> from loopline.store import Store
     >>> from loopline.ui import UIOptions, create_ui_app
-    >>> app = create_ui_app(Registry(Store("sqlite://"), ArtifactStore("mem-artifacts")),
+    >>> app = create_ui_app(Registry(Store("sqlite://"), ArtifactStore("memory://ui-example")),
     ...                     UIOptions(admin_token="s3cret"))
     >>> app.title
     'Loopline UI'

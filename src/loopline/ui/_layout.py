@@ -180,6 +180,7 @@ form.action input[name=reason] { min-width: 220px; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px 24px; align-items: flex-start; }
 .chart { max-width: 100%; overflow-x: auto; }
 .chart svg { max-width: 100%; height: auto; display: block; }
+.chart.wide svg { max-width: none; }  /* labels stay readable: it scrolls instead */
 .graph { overflow-x: auto; border: 1px solid var(--border); border-radius: 8px;
   background: #fbfcfd; padding: 6px; }
 .graph svg { display: block; }

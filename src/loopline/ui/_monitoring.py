@@ -118,7 +118,7 @@ def _performance(windows: Sequence[MonitoringRecord]) -> str:
         [LineSeries(k, times, [_num(w.signals.get(f"metric.{k}")) for w in windows]) for k in keys],
         title="Performance on labelled requests",
         time_axis=True,
-        width=560,
+        width=760,
         height=260,
     )
     labelled = draw_line_chart(

@@ -309,7 +309,7 @@ def _timings(run: Run, steps: Sequence[StepRun]) -> str:
         )
         for s in steps
     ]
-    return f'<div class="chart">{draw_timings(bars, title="step timings")}</div>'
+    return f'<div class="chart wide">{draw_timings(bars, title="step timings")}</div>'
 
 
 def _steps_table(store: Store, steps: Sequence[StepRun]) -> str:
