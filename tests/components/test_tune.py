@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 
@@ -272,6 +273,28 @@ def test_trial_left_running_by_a_killed_process_is_failed_and_rerun(tmp_path) ->
     states = [entry["state"] for entry in resumed.history]
     assert states == ["complete", "complete", "fail", "complete", "complete"]
     assert (resumed.n_trials, resumed.n_previous) == (4, 2)
+
+
+def test_a_spent_time_budget_prunes_the_running_trial_and_keeps_the_defaults() -> None:
+    X, y, preprocessor = cancer()
+
+    result = tune(
+        X,
+        y,
+        logreg(),
+        preprocessor,
+        task="classification",
+        metric="accuracy",
+        n_trials=50,
+        timeout=1e-6,
+        folds=3,
+    )
+
+    # At most one trial started (and was pruned at its second fold); none completed.
+    assert result.n_trials <= 1
+    assert all(entry["state"] == "pruned" for entry in result.history)
+    assert result.best_params == {}
+    assert math.isnan(result.best_value)
 
 
 _SLOW_ESTIMATOR = """

@@ -524,9 +524,10 @@ def _result(
         failed = [t for t in trials if t.state is TrialState.FAIL]
         first = next((t.user_attrs.get("error") for t in failed if "error" in t.user_attrs), None)
         pruned = sum(t.state is TrialState.PRUNED for t in trials)
-        if pruned and not failed:
-            # Every trial was stopped early (by the pruner or the time budget): nothing
-            # beat the defaults, which is an answer, not an error.
+        if not failed:
+            # Every trial was stopped early (by the pruner or the time budget), or the
+            # budget was spent before one started: nothing beat the defaults, which is an
+            # answer, not an error.
             return TuningResult(
                 candidate=candidate,
                 metric=metric,
