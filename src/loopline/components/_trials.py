@@ -6,7 +6,7 @@ loads the same study from its database and optimises its share of the trials, so
 workers coordinate through the study's storage (Optuna's own way to parallelise), the
 sampler sees every finished trial, and pruning compares with all of them. PostgreSQL is
 the store for this at scale; a SQLite store works on one machine (WAL). See
-docs/decisions/0012-ray-executor.md for why not Ray Tune.
+docs/decisions/0007-ray-executor.md for why not Ray Tune.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ lineage exactly as in-process. Retries are the step's own (``retries=``); Ray's 
 retries are off, so a worker that dies fails the step, and ``--resume`` reruns it.
 
 Ray is imported only when this executor is made: ``pip install 'loopline[ray]'``.
-See docs/decisions/0012-ray-executor.md.
+See docs/decisions/0007-ray-executor.md.
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ def create_app(service: PredictionService) -> FastAPI:
             await service.aclose()
 
     # FastAPIOffline: /docs and /redoc serve Swagger UI and ReDoc from the package, not a
-    # CDN, so they work offline (decision 0014-issue10).
+    # CDN, so they work offline (decision 0009).
     app = FastAPIOffline(
         title="Loopline prediction service",
         version=__version__,

@@ -103,7 +103,7 @@ def _serialize_postgres_writes(engine: Engine) -> None:
     COMMITTED two such transactions can both pass the check: two alias moves would both
     record the same previous version, two processes would both insert the same lock. A
     transaction-scoped advisory lock, per schema, taken when a write transaction begins
-    makes writers take turns as on SQLite, while readers never wait (decision 0013).
+    makes writers take turns as on SQLite, while readers never wait (decision 0008).
     """
 
     @event.listens_for(engine, "begin")
