@@ -42,7 +42,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo project: the whole loop ran once (two versions, drift, alerts, a canary)."""
     folder = tmp_path_factory.mktemp("browser") / "demo"
@@ -54,7 +54,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui_url(demo: Path) -> Iterator[str]:
     """``loopline ui`` on the demo project, in a subprocess, with both tokens set."""
     with socket.socket() as s:
@@ -87,7 +87,7 @@ def ui_url(demo: Path) -> Iterator[str]:
             server.stdout.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's chromium, driven by Playwright (never ``playwright install``)."""
     from playwright.sync_api import sync_playwright
@@ -99,7 +99,7 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(SHOTS) if SHOTS else tmp_path_factory.mktemp("screenshots")
     folder.mkdir(parents=True, exist_ok=True)
