@@ -107,23 +107,7 @@ class MonitoringStore:
             query = query.where(t.monitoring_reports.c.version == version)
         with transaction(self._engine, write=False) as conn:
             rows = conn.execute(query).all()
-        return [
-            MonitoringRecord(
-                id=r.id,
-                model=r.model,
-                version=r.version,
-                window_start=r.window_start,
-                window_end=r.window_end,
-                rows=r.rows,
-                drift_share=r.drift_share,
-                dataset_drift=bool(r.dataset_drift),
-                drifted=loads(r.drifted) or [],
-                signals=loads(r.signals),
-                artifact_id=r.artifact_id,
-                created_at=r.created_at,
-            )
-            for r in reversed(rows)
-        ]
+        return [monitoring_record(r) for r in reversed(rows)]
 
     def add_feedback(self, model: str, labels: Iterable[tuple[str, int, Any]]) -> int:
         """Store ``(request_id, row, label)`` triples; a later label replaces an earlier one.
