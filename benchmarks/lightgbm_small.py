@@ -32,13 +32,19 @@ def timed_cv(model: object, X: np.ndarray, y: np.ndarray, one_thread: bool) -> f
 def main() -> None:
     import lightgbm
 
+    from loopline.components import boosting
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     X, y = make_classification(344, 7, n_informative=5, n_classes=3, random_state=0)
     setups = {
         "lightgbm, library defaults": (lightgbm.LGBMClassifier(verbose=-1), False),
-        "lightgbm, loopline (n_jobs=1)": (lightgbm.LGBMClassifier(verbose=-1, n_jobs=1), True),
+        "lightgbm, n_jobs=1": (lightgbm.LGBMClassifier(verbose=-1, n_jobs=1), True),
+        "lightgbm, loopline (early stopping, <=500 rounds, threads follow the limit)": (
+            boosting.LGBMClassifier(verbose=-1, n_estimators=500),
+            True,
+        ),
         "hist_gradient_boosting, library defaults": (HistGradientBoostingClassifier(), False),
         "hist_gradient_boosting, loopline (1 thread, early stopping)": (
             HistGradientBoostingClassifier(early_stopping=True, max_iter=500),

@@ -237,10 +237,11 @@ def default_candidates(task: str, *, balanced: bool = False) -> list[Candidate]:
 
     Classification: logistic regression, random forest, histogram gradient boosting;
     regression: ridge, random forest, histogram gradient boosting. LightGBM (both tasks)
-    and XGBoost (regression) are added when importable. Gradient boosting stops early
-    (10% of the training rows held out, 10 rounds without improvement); LightGBM runs on one
-    thread, since folds and trials already keep the cores busy and its threads cost more
-    than they save on small data.
+    and XGBoost (regression) are added when importable, as ``loopline.components.boosting``
+    classes. All gradient boosting stops early (10% of the training rows held out, 10 rounds
+    without improvement, at most 500 rounds), so its cost follows the data; threads follow
+    the OpenMP limit (one thread per fold fit: folds and trials already keep the cores busy,
+    and threads cost more than they save on small data).
 
     Args:
         task: ``"classification"`` or ``"regression"``.
@@ -259,7 +260,7 @@ def default_candidates(task: str, *, balanced: bool = False) -> list[Candidate]:
         )
     candidates = []
     for name, path, params, space in _DEFAULTS[task]:
-        package = path.split(".", 1)[0]
+        package = _REQUIRES.get(name, "sklearn")
         if package != "sklearn" and importlib.util.find_spec(package) is None:
             continue
         candidate = Candidate(name, path, dict(params), dict(space))
@@ -463,7 +464,16 @@ def _import_path(path: str) -> Any:
         _raise_not_found(path, parts, 0, _KNOWN_PACKAGES)
     obj: Any = module
     for i in range(index, len(parts)):
-        if not hasattr(obj, parts[i]):
+        try:
+            found_attr = hasattr(obj, parts[i])
+        except ImportError as exc:  # a lazy attribute whose optional package is missing
+            package = getattr(exc, "name", None) or str(exc)
+            raise ConfigError(
+                f"Cannot import estimator {path!r}: the package {package!r} is not installed. "
+                f"Install it (pip install {package}) or choose another candidate.",
+                value=path,
+            ) from exc
+        if not found_attr:
             options = [n for n in dir(obj) if not n.startswith("_")]
             if isinstance(obj, ModuleType) and hasattr(obj, "__path__"):
                 options += [m.name for m in pkgutil.iter_modules(obj.__path__)]
@@ -605,18 +615,23 @@ _HGB_SPACE = {
 }
 #: Histogram gradient boosting always stops early (sklearn only does above 10,000 rows).
 _HGB_PARAMS = {"early_stopping": True, "max_iter": 500, "n_iter_no_change": 10}
-_LGBM_PARAMS = {"verbose": -1, "n_jobs": 1}
+#: The cap on rounds; early stopping on 10% held-out rows decides the actual count.
+_BOOSTED_ROUNDS = 500
+_LGBM_PARAMS = {"verbose": -1, "n_estimators": _BOOSTED_ROUNDS}
 _LGBM_SPACE = {
-    "n_estimators": {"type": "int", "low": 50, "high": 500, "log": True},
     "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
     "num_leaves": {"type": "int", "low": 8, "high": 128, "log": True},
     "min_child_samples": {"type": "int", "low": 5, "high": 50, "log": True},
+    "reg_lambda": {"type": "float", "low": 1e-6, "high": 10.0, "log": True},
 }
+_XGB_PARAMS = {"n_estimators": _BOOSTED_ROUNDS}
 _XGB_SPACE = {
-    "n_estimators": {"type": "int", "low": 50, "high": 500, "log": True},
     "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
     "max_depth": {"type": "int", "low": 2, "high": 10},
+    "min_child_weight": {"type": "float", "low": 1e-2, "high": 20.0, "log": True},
 }
+#: Candidate name -> the optional package it needs (the others need scikit-learn only).
+_REQUIRES = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 
 _DEFAULTS: dict[str, list[tuple[str, str, dict[str, Any], dict[str, Any]]]] = {
     "classification": [
@@ -633,7 +648,7 @@ _DEFAULTS: dict[str, list[tuple[str, str, dict[str, Any], dict[str, Any]]]] = {
             _HGB_PARAMS,
             _HGB_SPACE,
         ),
-        ("lightgbm", "lightgbm.LGBMClassifier", _LGBM_PARAMS, _LGBM_SPACE),
+        ("lightgbm", "loopline.components.boosting.LGBMClassifier", _LGBM_PARAMS, _LGBM_SPACE),
         # XGBClassifier needs labels encoded as 0..k-1, which raw targets are not; it can
         # still be named explicitly for such targets.
     ],
@@ -651,7 +666,7 @@ _DEFAULTS: dict[str, list[tuple[str, str, dict[str, Any], dict[str, Any]]]] = {
             _HGB_PARAMS,
             _HGB_SPACE,
         ),
-        ("lightgbm", "lightgbm.LGBMRegressor", _LGBM_PARAMS, _LGBM_SPACE),
-        ("xgboost", "xgboost.XGBRegressor", {"n_jobs": 1}, _XGB_SPACE),
+        ("lightgbm", "loopline.components.boosting.LGBMRegressor", _LGBM_PARAMS, _LGBM_SPACE),
+        ("xgboost", "loopline.components.boosting.XGBRegressor", _XGB_PARAMS, _XGB_SPACE),
     ],
 }

@@ -180,6 +180,7 @@ _ARGMAX_MODULES = (
     "sklearn.discriminant_analysis",
     "lightgbm",
     "xgboost",
+    "loopline.components._boosting",
 )
 
 
