@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from loopline.components._bless import BlessingRule
 from loopline.components._candidates import make_candidate
 from loopline.components._evaluate import evaluate
+from loopline.components._roles import infer_roles
 from loopline.components._schema import infer_schema
 from loopline.components._select import cross_validate_candidates
 from loopline.components._statistics import compute_statistics
@@ -32,7 +33,15 @@ from loopline.reports import Markup, format_mean_std, format_number, render_run_
 from ._checks import assert_balanced, assert_self_contained
 
 HOSTILE = "<script>alert(1)</script>"
-SECTIONS = ("validation", "statistics", "leaderboard", "tuning", "evaluation", "blessing")
+SECTIONS = (
+    "columns",
+    "validation",
+    "statistics",
+    "leaderboard",
+    "tuning",
+    "evaluation",
+    "blessing",
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +87,11 @@ def wine() -> dict[str, Any]:
         "tuning": tuning.to_dict(),
         "evaluation": evaluation.to_dict(),
         "blessing": blessing.to_dict(),
+        "span": {
+            "rows": len(frame),
+            "target": "target",
+            "roles": [role.to_dict() for role in infer_roles(frame, exclude=["target"])],
+        },
     }
 
 
@@ -304,7 +318,8 @@ EMPTYISH: list[dict[str, Any]] = [
 @pytest.mark.parametrize("section", SECTIONS)
 @pytest.mark.parametrize("data", EMPTYISH)
 def test_incomplete_results_render_without_raising(section: str, data: dict[str, Any]) -> None:
-    page = render_run_report(a_run(steps=[{}], params=None), **{section: data})
+    keyword = "span" if section == "columns" else section  # the columns come from the span
+    page = render_run_report(a_run(steps=[{}], params=None), **{keyword: data})
 
     assert_balanced(page)
 

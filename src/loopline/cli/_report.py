@@ -19,6 +19,7 @@ SECTIONS = {
     "tuning": ("tune_best", "tuning"),
     "evaluation": ("evaluate_model", "evaluation"),
     "blessing": ("bless", "blessing"),
+    "span": ("ingest", "span"),
 }
 
 

@@ -54,6 +54,7 @@ from ._steps import transform as transform
 from ._steps import tune_best as tune_best
 from ._steps import validate_data as validate_data
 from ._transform import build_preprocessor as build_preprocessor
+from ._transform import describe_encoding as describe_encoding
 from ._trials import BaseTrialRunner as BaseTrialRunner
 from ._trials import InProcessTrials as InProcessTrials
 from ._trials import RayTrials as RayTrials
@@ -91,6 +92,7 @@ __all__ = [
     "compute_statistics",
     "cross_validate_candidates",
     "default_candidates",
+    "describe_encoding",
     "evaluate",
     "evaluate_model",
     "find_reference",

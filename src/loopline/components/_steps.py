@@ -90,6 +90,7 @@ def ingest(
     frame = apply_roles(frame, roles)
     span = describe_span(frame, source, config.timestamp_column)
     span["missing_target"] = missing
+    span["target"] = config.target
     span["roles"] = [role.to_dict() for role in roles]
     log_metrics(
         {

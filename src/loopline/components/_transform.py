@@ -29,6 +29,7 @@ __all__ = [
     "FeatureFunctions",
     "TextColumn",
     "build_preprocessor",
+    "describe_encoding",
 ]
 
 FeatureFunction = Callable[[pd.DataFrame], pd.DataFrame]
@@ -41,6 +42,42 @@ _DATE_ACCESSORS = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}
 _SECONDS_PER_DAY = 86_400.0
 #: Most words a free-text column contributes (TF-IDF vocabulary size).
 MAX_TEXT_FEATURES = 200
+#: Categorical columns with at most this many values are one-hot encoded, the others
+#: target-encoded (``build_preprocessor``'s ``max_onehot``).
+MAX_ONEHOT = 20
+
+
+def describe_encoding(role: str, distinct: int | None, *, max_onehot: int = MAX_ONEHOT) -> str:
+    """How the standard preprocessing feeds a column of ``role`` to the model, in words.
+
+    The same rules as ``build_preprocessor`` (and the ``transform`` step): the run report
+    shows them beside each column's role.
+
+    Args:
+        role: A column role (``ROLES``).
+        distinct: The column's distinct values (decides one-hot vs target encoding).
+        max_onehot: As in ``build_preprocessor``.
+
+    Returns:
+        E.g. ``"one-hot (3 values)"``, ``"target-encoded (312 values)"``, ``"dropped"``.
+
+    Example:
+        >>> describe_encoding("categorical", 312)
+        'target-encoded (312 values)'
+    """
+    if role in ("identifier", "constant"):
+        return "dropped"
+    if role == "numeric":
+        return "median-imputed, scaled"
+    if role == "datetime":
+        return "date parts: " + ", ".join(DATE_PARTS)
+    if role == "text":
+        return f"TF-IDF ({MAX_TEXT_FEATURES} words)"
+    if distinct is None:
+        return f"one-hot (rarest values grouped beyond {max_onehot})"
+    if distinct > max_onehot:
+        return f"target-encoded ({distinct} values)"
+    return f"one-hot ({distinct} values)"
 
 
 class FeatureFunctions(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -214,7 +251,7 @@ def build_preprocessor(
     *,
     text: Sequence[str] = (),
     scale: bool = True,
-    max_onehot: int = 20,
+    max_onehot: int = MAX_ONEHOT,
     category_counts: Mapping[str, int] | None = None,
     feature_functions: Sequence[FeatureFunction] = (),
 ) -> Pipeline:

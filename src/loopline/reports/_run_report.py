@@ -32,6 +32,7 @@ from ._html import (
     slugify,
 )
 from ._run_blessing import blessing_section, verdict, verdict_box, verdict_detail
+from ._run_columns import columns_section
 from ._run_data import statistics_section, validation_headline, validation_section
 from ._run_evaluation import evaluation_section
 from ._run_selection import best_row, leaderboard_section, mean_std, tuning_section
@@ -63,6 +64,7 @@ def render_run_report(
     evaluation: ReportInput | None = None,
     blessing: ReportInput | None = None,
     extra: Mapping[str, Any] | None = None,
+    span: Mapping[str, Any] | None = None,
 ) -> str:
     """Render the self-contained HTML report of one run.
 
@@ -79,6 +81,8 @@ def render_run_report(
         tuning: ``TuningResult.to_dict()``.
         evaluation: ``Evaluation.to_dict()``.
         blessing: ``BlessingRule.to_dict()`` of a fitted rule.
+        span: The ``ingest`` step's span: its column roles and target, shown with the task
+            (from the leaderboard) in the "Columns and task" section.
         extra: More sections, title -> content: ``Markup`` is inserted as is, a string
             becomes a paragraph, a dict a two-column table, a list of dicts a table, and
             anything else its JSON.
@@ -118,6 +122,23 @@ def render_run_report(
         "blessing": ("Blessing", blessing_section),
     }
     sections = [_summary_section(run, inputs)]
+    if span is None:
+        sections.append(
+            Section(
+                "columns",
+                "Columns and task",
+                render_note(NOT_IN_RUN),
+                render_badge("not run", "neutral"),
+            )
+        )
+    else:
+        if not isinstance(span, Mapping):
+            raise InvalidInputError(
+                f"The span of render_run_report must be a dict. Got {type(span).__name__}.",
+                value=type(span).__name__,
+            )
+        body, badge = columns_section(span, inputs["statistics"], inputs["leaderboard"])
+        sections.append(Section("columns", "Columns and task", body, badge))
     for key, (title, build) in builders.items():
         data = inputs[key]
         if data is None:

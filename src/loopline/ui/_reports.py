@@ -21,6 +21,7 @@ RUN_SECTIONS = {
     "tuning": ("tune_best", "tuning"),
     "evaluation": ("evaluate_model", "evaluation"),
     "blessing": ("bless", "blessing"),
+    "span": ("ingest", "span"),
 }
 
 
