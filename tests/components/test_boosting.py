@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_classification
 from threadpoolctl import threadpool_limits
 
 from loopline.components import build_preprocessor, default_candidates
 from loopline.components._candidates import resolve_estimator_class
 from loopline.errors import ConfigError
 
-CAP = 500
+CAP = 200
 
 
 def _classification_frame(rows: int = 600) -> tuple[pd.DataFrame, pd.Series]:
@@ -27,14 +27,18 @@ def _classification_frame(rows: int = 600) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def _regression_frame(rows: int = 600) -> tuple[pd.DataFrame, pd.Series]:
-    X, y = make_regression(rows, 6, noise=5.0, random_state=0)
-    return pd.DataFrame(X, columns=[f"x{i}" for i in range(6)]), pd.Series(y, name="y")
+    """A step and a slope plus noise: learnt in a few dozen rounds, then only noise is left."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(rows, 6)), columns=[f"x{i}" for i in range(6)])
+    y = 3.0 * (X["x0"] > 0) + X["x1"] + rng.normal(scale=0.5, size=rows)
+    return X, y.rename("y")
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_default_lightgbm_candidate_stops_before_its_cap(task: str) -> None:
     pytest.importorskip("lightgbm")
-    X, y = _classification_frame() if task == "classification" else _regression_frame()
+    # Above 10,000 rows: early stopping is on by default ("auto").
+    X, y = _classification_frame(12_000) if task == "classification" else _regression_frame(12_000)
     candidate = next(c for c in default_candidates(task) if c.name == "lightgbm")
     assert candidate.estimator.startswith("loopline.components.boosting.")
     assert candidate.params["n_estimators"] == CAP
@@ -57,7 +61,7 @@ def test_default_lightgbm_candidate_stops_before_its_cap(task: str) -> None:
 
 def test_default_xgboost_candidate_stops_before_its_cap() -> None:
     pytest.importorskip("xgboost")
-    X, y = _regression_frame()
+    X, y = _regression_frame(12_000)
     candidate = next(c for c in default_candidates("regression") if c.name == "xgboost")
     pipeline = candidate.build_pipeline(
         build_preprocessor(list(X.columns), []), random_state=0
@@ -88,16 +92,33 @@ def test_boosted_estimators_clone_and_pickle_with_their_own_parameters(name: str
     assert np.array_equal(again.predict(X), fitted.predict(X))
 
 
-def test_a_fraction_of_none_or_too_few_rows_fits_every_round() -> None:
+@pytest.mark.parametrize(
+    ("rows", "params"),
+    [
+        (600, {}),  # "auto": no early stopping on 10,000 rows or fewer
+        (600, {"early_stopping": True, "validation_fraction": None}),
+        (600, {"early_stopping": False}),
+        (60, {"early_stopping": True}),  # 6 held-out rows would be noise
+    ],
+)
+def test_without_early_stopping_every_round_is_fitted(rows: int, params: dict) -> None:
     pytest.importorskip("lightgbm")
     from loopline.components.boosting import LGBMRegressor
 
-    X, y = _regression_frame(300)
-    whole = LGBMRegressor(n_estimators=40, validation_fraction=None, verbose=-1).fit(X, y)
-    tiny = LGBMRegressor(n_estimators=40, verbose=-1).fit(X.iloc[:60], y.iloc[:60])
+    X, y = _regression_frame(rows)
+    model = LGBMRegressor(n_estimators=CAP, verbose=-1, **params).fit(X, y)
 
-    assert whole.booster_.current_iteration() == 40
-    assert tiny.booster_.current_iteration() == 40  # 6 held-out rows would be noise
+    assert model.booster_.current_iteration() == CAP
+
+
+def test_early_stopping_on_small_data_when_asked() -> None:
+    pytest.importorskip("lightgbm")
+    from loopline.components.boosting import LGBMRegressor
+
+    X, y = _regression_frame(600)
+    model = LGBMRegressor(n_estimators=CAP, early_stopping=True, verbose=-1).fit(X, y)
+
+    assert 0 < model.best_iteration_ < CAP
 
 
 def test_a_rare_class_is_kept_in_the_fitted_rows() -> None:
@@ -108,7 +129,8 @@ def test_a_rare_class_is_kept_in_the_fitted_rows() -> None:
     y = y.copy()
     y.iloc[0] = "rare"  # one row: no stratified split; it must stay with the fitted rows
 
-    model = LGBMClassifier(n_estimators=CAP, verbose=-1, random_state=0).fit(X, y)
+    model = LGBMClassifier(n_estimators=CAP, early_stopping=True, verbose=-1, random_state=0)
+    model.fit(X, y)
 
     assert list(model.classes_) == ["no", "rare", "yes"]
     assert model.best_iteration_ < CAP

@@ -3,8 +3,9 @@
 The boosted candidates (``loopline.components.boosting``) hold out a share of their
 training rows (stratified for classifiers), stop adding trees when the loss on those rows
 has not improved for ``n_iter_no_change`` rounds, and keep the best round: like
-scikit-learn's ``HistGradientBoosting*(early_stopping=True)``. ``n_estimators`` is then a
-cap, so the cost of a fit is bounded by the data and not by a guess of the round count.
+scikit-learn's ``HistGradientBoosting*``, by default (``early_stopping="auto"``) above
+10,000 rows only. ``n_estimators`` is then a cap, so the cost of a large fit is bounded
+by the data and not by a guess of the round count.
 
 Threads: with ``n_jobs=None`` they follow the OpenMP limit in force (``threadpoolctl``),
 so a fold fit run under ``threadpool_limits(1)`` uses one thread, and the final fit on
@@ -24,6 +25,11 @@ from threadpoolctl import threadpool_info
 
 #: Fewer held-out rows than this make the stopping round noise: fit on all rows instead.
 MIN_VALIDATION_ROWS = 10
+#: ``early_stopping="auto"`` stops early above this many rows, as scikit-learn's
+#: ``HistGradientBoosting*`` do: on less, the held-out rows cost more accuracy than the
+#: saved rounds are worth (cars, 392 rows: cross-validated r2 0.864 with early stopping,
+#: 0.870 without; docs/benchmarks.md).
+EARLY_STOPPING_ROWS = 10_000
 
 
 def openmp_threads() -> int:
@@ -41,23 +47,27 @@ def validation_split(
     y: Any,
     sample_weight: Any,
     *,
+    early_stopping: bool | str,
     fraction: float | None,
     classifier: bool,
     random_state: Any,
 ) -> tuple[Any, Any, Any, Any, Any] | None:
     """Split off ``fraction`` of the rows for early stopping, or None when it cannot help.
 
-    None when ``fraction`` is None/0 or the held-out part would have fewer than
-    ``MIN_VALIDATION_ROWS`` rows. For classifiers the split is stratified when every class
+    None when ``early_stopping`` is False (or ``"auto"`` and there are at most
+    ``EARLY_STOPPING_ROWS`` rows), ``fraction`` is None/0 or the held-out part would have
+    fewer than ``MIN_VALIDATION_ROWS`` rows. For classifiers the split is stratified when every class
     has two rows or more, and held-out rows of a class absent from the fitted part are
     dropped (the model could not score them).
 
     Returns:
         ``(X_fit, y_fit, weight_fit, X_val, y_val)``.
     """
-    if not fraction:
-        return None
     n_rows = len(y)
+    if early_stopping == "auto":
+        early_stopping = n_rows > EARLY_STOPPING_ROWS
+    if not early_stopping or not fraction:
+        return None
     if math.floor(n_rows * fraction) < MIN_VALIDATION_ROWS:
         return None
     labels = np.asarray(y)

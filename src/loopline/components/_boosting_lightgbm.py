@@ -12,13 +12,14 @@ from ._boosting import openmp_threads, validation_split
 
 __all__ = ["LGBMClassifier", "LGBMRegressor"]
 
-_OWN_PARAMS = ("validation_fraction", "n_iter_no_change")
+_OWN_PARAMS = ("early_stopping", "validation_fraction", "n_iter_no_change")
 _TAKES_EVAL_X = "eval_X" in inspect.signature(lightgbm.LGBMModel.fit).parameters
 
 
 class _EarlyStopping:
     """Mixin: ``fit`` holds out rows and stops early; threads follow the OpenMP limit."""
 
+    early_stopping: bool | str
     validation_fraction: float | None
     n_iter_no_change: int
     n_jobs: int | None
@@ -30,6 +31,7 @@ class _EarlyStopping:
                 X,
                 y,
                 sample_weight,
+                early_stopping=self.early_stopping,
                 fraction=self.validation_fraction,
                 classifier=isinstance(self, lightgbm.LGBMClassifier),
                 random_state=getattr(self, "random_state", None),
@@ -66,6 +68,8 @@ class LGBMClassifier(_EarlyStopping, lightgbm.LGBMClassifier):  # type: ignore[m
     """``lightgbm.LGBMClassifier`` that stops early on held-out rows.
 
     Args:
+        early_stopping: Hold rows out and stop early: True, False, or ``"auto"`` (above
+            10,000 rows, as scikit-learn's ``HistGradientBoosting*``).
         validation_fraction: Share of the training rows held out (stratified) to decide
             when to stop; None or 0 fits on all rows for ``n_estimators`` rounds.
         n_iter_no_change: Rounds without improvement of the held-out loss before stopping.
@@ -75,15 +79,22 @@ class LGBMClassifier(_EarlyStopping, lightgbm.LGBMClassifier):  # type: ignore[m
     Example:
         >>> from sklearn.datasets import make_classification
         >>> X, y = make_classification(400, 5, random_state=0)
-        >>> model = LGBMClassifier(n_estimators=500, verbose=-1).fit(X, y)
+        >>> model = LGBMClassifier(n_estimators=500, early_stopping=True, verbose=-1)
+        >>> model = model.fit(X, y)
         >>> model.best_iteration_ < 500
         True
     """
 
     def __init__(
-        self, *, validation_fraction: float | None = 0.1, n_iter_no_change: int = 10, **kwargs: Any
+        self,
+        *,
+        early_stopping: bool | str = "auto",
+        validation_fraction: float | None = 0.1,
+        n_iter_no_change: int = 10,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
 
@@ -92,8 +103,14 @@ class LGBMRegressor(_EarlyStopping, lightgbm.LGBMRegressor):  # type: ignore[mis
     """``lightgbm.LGBMRegressor`` that stops early on held-out rows (see LGBMClassifier)."""
 
     def __init__(
-        self, *, validation_fraction: float | None = 0.1, n_iter_no_change: int = 10, **kwargs: Any
+        self,
+        *,
+        early_stopping: bool | str = "auto",
+        validation_fraction: float | None = 0.1,
+        n_iter_no_change: int = 10,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -17,6 +17,8 @@ class XGBRegressor(xgboost.XGBRegressor):
     Threads: XGBoost's ``n_jobs=None`` already follows the OpenMP limit in force.
 
     Args:
+        early_stopping: Hold rows out and stop early: True, False, or ``"auto"`` (above
+            10,000 rows, as scikit-learn's ``HistGradientBoosting*``).
         validation_fraction: Share of the training rows held out to decide when to stop;
             None or 0 fits on all rows for ``n_estimators`` rounds.
         n_iter_no_change: Rounds without improvement of the held-out loss before stopping
@@ -26,15 +28,21 @@ class XGBRegressor(xgboost.XGBRegressor):
     Example:
         >>> from sklearn.datasets import make_regression
         >>> X, y = make_regression(400, 5, noise=1.0, random_state=0)
-        >>> model = XGBRegressor(n_estimators=1000, learning_rate=0.3).fit(X, y)
+        >>> model = XGBRegressor(n_estimators=1000, early_stopping=True).fit(X, y)
         >>> model.best_iteration < 999
         True
     """
 
     def __init__(
-        self, *, validation_fraction: float | None = 0.1, n_iter_no_change: int = 10, **kwargs: Any
+        self,
+        *,
+        early_stopping: bool | str = "auto",
+        validation_fraction: float | None = 0.1,
+        n_iter_no_change: int = 10,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
 
@@ -45,6 +53,7 @@ class XGBRegressor(xgboost.XGBRegressor):
                 X,
                 y,
                 sample_weight,
+                early_stopping=self.early_stopping,
                 fraction=self.validation_fraction,
                 classifier=False,
                 random_state=self.random_state,
@@ -63,4 +72,9 @@ class XGBRegressor(xgboost.XGBRegressor):
             self.early_stopping_rounds = None
 
     def _wrapper_params(self) -> set[str]:
-        return {*super()._wrapper_params(), "validation_fraction", "n_iter_no_change"}
+        return {
+            *super()._wrapper_params(),
+            "early_stopping",
+            "validation_fraction",
+            "n_iter_no_change",
+        }

@@ -238,8 +238,8 @@ def default_candidates(task: str, *, balanced: bool = False) -> list[Candidate]:
     Classification: logistic regression, random forest, histogram gradient boosting;
     regression: ridge, random forest, histogram gradient boosting. LightGBM (both tasks)
     and XGBoost (regression) are added when importable, as ``loopline.components.boosting``
-    classes. All gradient boosting stops early (10% of the training rows held out, 10 rounds
-    without improvement, at most 500 rounds), so its cost follows the data; threads follow
+    classes. All gradient boosting stops early above 10,000 rows (10% of the training rows
+    held out, 10 rounds without improvement) and runs at most 200 rounds; threads follow
     the OpenMP limit (one thread per fold fit: folds and trials already keep the cores busy,
     and threads cost more than they save on small data).
 
@@ -613,10 +613,11 @@ _HGB_SPACE = {
     "min_samples_leaf": {"type": "int", "low": 5, "high": 50, "log": True},
     "l2_regularization": {"type": "float", "low": 1e-6, "high": 10.0, "log": True},
 }
-#: Histogram gradient boosting always stops early (sklearn only does above 10,000 rows).
-_HGB_PARAMS = {"early_stopping": True, "max_iter": 500, "n_iter_no_change": 10}
-#: The cap on rounds; early stopping on 10% held-out rows decides the actual count.
-_BOOSTED_ROUNDS = 500
+#: Gradient boosting stops early above 10,000 rows (scikit-learn's "auto"; on fewer rows
+#: the held-out tenth costs more than it saves: docs/benchmarks.md, issue 11), and runs at
+#: most this many rounds.
+_BOOSTED_ROUNDS = 200
+_HGB_PARAMS = {"early_stopping": "auto", "max_iter": _BOOSTED_ROUNDS, "n_iter_no_change": 10}
 _LGBM_PARAMS = {"verbose": -1, "n_estimators": _BOOSTED_ROUNDS}
 _LGBM_SPACE = {
     "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
