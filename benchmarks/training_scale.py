@@ -1,11 +1,16 @@
 """Training at scale: ``loopline run`` (defaults from ``loopline init``) against a plain
-scikit-learn + Optuna script with the same CV, tuning and time budget, on n x 20 numeric
-rows, and the majority-class baseline for quality.
+scikit-learn + Optuna script under the same rules (the same candidates, CV and tuning on a
+stratified sample of ``cv_rows`` rows, one time budget for selection + tuning + the final
+fit, fold fits on one thread: see peer_scripts/sklearn_train.py), on n x 20 numeric rows,
+and the majority-class baseline for quality.
 
 Each tool runs in its own subprocess; wall time and peak memory (max RSS of the child) are
 measured from outside. Usage:
 
-    python benchmarks/training_scale.py --rows 10000 100000 1000000 [--peer-timeout 1800]
+    python benchmarks/training_scale.py --sizes 10k 100k 1M [--peer-timeout 1800]
+
+Each size runs on its own (``--sizes 10k``), so the large one can run later on a quiet
+machine.
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ import pandas as pd
 from _common import BENCH_DIR, machine_info, print_table, write_json
 
 BUDGET = 300  # loopline's default [training] time_budget
+CV_ROWS = 20_000  # loopline's default [training] cv_rows
+
+
+def parse_size(text: str) -> int:
+    """``10k`` -> 10000, ``1M`` -> 1000000, ``2500`` -> 2500."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmM]?)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 10k, 100k, 1M or 5000")
+    scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
+    return int(float(match.group(1)) * scale)
 
 
 def make_data(n: int, path: Path) -> None:
@@ -106,7 +121,7 @@ def run_loopline(n: int, data: Path, root: Path) -> dict[str, Any]:
 
 def run_peer(n: int, data: Path, root: Path, timeout: float) -> dict[str, Any]:
     script = BENCH_DIR / "peer_scripts" / "sklearn_train.py"
-    cmd = [sys.executable, str(script), str(data), "label", str(BUDGET)]
+    cmd = [sys.executable, str(script), str(data), "label", str(BUDGET), str(CV_ROWS)]
     seconds, rss, out, ok = measured(cmd, root, timeout=timeout)
     found = json.loads(out.strip().splitlines()[-1]) if ok else {}
     return {
@@ -116,6 +131,7 @@ def run_peer(n: int, data: Path, root: Path, timeout: float) -> dict[str, Any]:
         "peak_mb": rss,
         "finished": ok,
         "best": found.get("best"),
+        "folds_done": found.get("folds_done"),
         "trials": found.get("trials", 0),
         "accuracy": found.get("accuracy"),
         "majority_accuracy": found.get("majority_accuracy"),
@@ -124,15 +140,15 @@ def run_peer(n: int, data: Path, root: Path, timeout: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", type=parse_size, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--peer-timeout", type=float, default=1800)
     parser.add_argument("--skip-peer-above", type=int, default=10**9)
-    parser.add_argument("--json", default=str(BENCH_DIR / "results" / "training_scale.json"))
+    parser.add_argument("--json", default=None, help="default: results/training_scale-SIZES.json")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for n in args.rows:
+        for n in args.sizes:
             data = root / f"data-{n}.csv"
             make_data(n, data)
             results.append(run_loopline(n, data, root))
@@ -167,7 +183,10 @@ def main() -> None:
             "majority",
         ],
     )
-    write_json(args.json, {"machine": machine_info(), "load": os.getloadavg(), "results": results})
+    json_path = args.json or str(
+        BENCH_DIR / "results" / f"training_scale-{'-'.join(map(str, args.sizes))}.json"
+    )
+    write_json(json_path, {"machine": machine_info(), "load": os.getloadavg(), "results": results})
 
 
 if __name__ == "__main__":
