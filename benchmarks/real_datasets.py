@@ -99,7 +99,7 @@ def hand_written(frame: Any, target: str, task: str, metric: str) -> float:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             frame[f"{column}_year"] = frame[column].dt.year
             frame[f"{column}_month"] = frame[column].dt.month
-            frame[f"{column}_dayofyear"] = frame[column].dt.dayofyear
+            frame[f"{column}_dayofyear"] = frame[column].dt.day_of_year
             frame = frame.drop(columns=[column])
     if "Name" in frame:
         frame["brand"] = frame["Name"].str.split().str[0]
