@@ -23,6 +23,11 @@ from loopline.serving._records import NUMERIC, TEXT, Records
 from loopline.serving._request_log import (
     BASE_COLUMNS,
     RequestLog,
+    _direct_table,
+    _Entry,
+    _frame_of,
+    _table_of,
+    _to_arrow,
     append_error,
     count_errors,
     prediction_outputs,
@@ -399,3 +404,60 @@ def test_an_error_line_cut_off_by_a_crash_is_skipped(tmp_path: Path) -> None:
         handle.write('{"time": 17145\n')  # what a kill -9 mid-write could leave
     append_error(tmp_path, "churn", 422, "third", when=T0.timestamp() + 1)
     assert count_errors(tmp_path, "churn", None, T0 + timedelta(hours=1)) == 2
+
+
+def _entries(*specs: tuple[Records | pd.DataFrame, dict[str, object]]) -> list[_Entry]:
+    return [
+        _Entry("churn", str(i), f"r{i}", rows, out, 1.5 + i, T0 + timedelta(seconds=i))
+        for i, (rows, out) in enumerate(specs)
+    ]
+
+
+def _records(ages: list[float], colors: list[str]) -> Records:
+    return Records(("age", "color"), (ages, colors), (NUMERIC, TEXT))
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        # The service's case: Records, labels and class probabilities.
+        _entries((_records([30, 41.5], ["red", "blue"]), outputs(2))),
+        _entries(
+            (_records([30], ["red"]), outputs(1)),
+            (_records([1.0, 2.0, 3.0], ["a", "b", "c"]), outputs(3)),
+        ),
+        # Numeric, boolean and object-text predictions; a 2-D output.
+        _entries((_records([1.0], ["x"]), {"prediction": np.array([3], dtype=np.int32)})),
+        _entries((_records([1.0, 2.0], ["x", "y"]), {"prediction": np.array([True, False])})),
+        _entries(
+            (_records([1.0], ["x"]), {"prediction": np.array(["no"], dtype=object)}),
+            (_records([2.0], ["y"]), {"prediction": np.array(["yes"])}),
+        ),
+        _entries((_records([1.0, 2.0], ["x", "y"]), {"emb": np.ones((2, 3))})),
+        # Not for the direct path: frames, mixed columns, differing outputs.
+        _entries((inputs(3), outputs(3)), (_records([1.0], ["x"]), outputs(1))),
+        _entries(
+            (_records([1.0], ["x"]), outputs(1)),
+            (Records(("age",), ([2.0],), (NUMERIC,)), outputs(1)),
+        ),
+        _entries(
+            (_records([1.0], ["x"]), {"prediction": np.array([1])}),
+            (_records([2.0], ["y"]), {"prediction": np.array([1.5])}),
+        ),
+        _entries((_records([1.0], ["x"]), {"prediction": np.array([None], dtype=object)})),
+    ],
+)
+def test_the_direct_table_equals_the_pandas_one(entries: list[_Entry]) -> None:
+    # The writer builds Arrow tables straight from Records; files must not depend on which
+    # path wrote them (readers unify on Arrow types).
+    expected = _to_arrow(_frame_of(entries))
+    direct = _direct_table(entries)
+    assert _table_of(entries).equals(expected)
+    if direct is not None:
+        assert direct.schema == expected.schema
+        assert direct.equals(expected)
+
+
+def test_the_service_case_takes_the_direct_path() -> None:
+    entries = _entries((_records([30, 41.5], ["red", "blue"]), outputs(2)))
+    assert _direct_table(entries) is not None
