@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..components import compute_statistics, metric_direction
-from ..components._evaluate import score_predictions
+from ..components import compute_statistics, metric_direction, score_predictions
 from ._drift import DriftDetector
 from ._feedback import LabelTarget
 from ._report import DriftReport

@@ -15,15 +15,19 @@ from ._service import PredictionService as PredictionService
 from ._service import ServingOptions as ServingOptions
 from ._validation import FieldError as FieldError
 from ._validation import PayloadError as PayloadError
+from ._validation import Policy as Policy
+from ._validation import check_frame as check_frame
 
 __all__ = [
     "FieldError",
     "MicroBatcher",
     "PayloadError",
+    "Policy",
     "PredictionService",
     "Predictions",
     "RequestLog",
     "ServingOptions",
+    "check_frame",
     "create_app",
     "log_config",
     "read_payload",
