@@ -15,6 +15,7 @@ LAYERS = {
         "artifacts",
         "errors",
         "config",
+        "requestlog",
         "_version",
         "_types",
         "__init__",

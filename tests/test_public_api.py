@@ -21,6 +21,7 @@ PUBLIC_PACKAGES = [
     "loopline.pipeline",
     "loopline.registry",
     "loopline.reports",
+    "loopline.requestlog",
     "loopline.serving",
     "loopline.store",
 ]

@@ -371,7 +371,7 @@ class Controller:
 
     def _data_since(self, since: datetime, now: datetime, amount: Amount) -> int:
         """How many rows, requests or labelled rows were logged since ``since``."""
-        from ..serving import read_request_log
+        from ..requestlog import read_request_log
 
         if not (self.request_log / f"model={self.name}").exists():
             return 0
@@ -669,7 +669,7 @@ class Controller:
     def _labelled_requests(self, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Logged records that have labels, as training rows (features + the target), oldest
         first; and beside them their ``timestamp``, ``version`` and ``prediction``."""
-        from ..serving import read_request_log
+        from ..requestlog import read_request_log
 
         target = self.workflow.data.target
         empty = (
@@ -703,7 +703,7 @@ class Controller:
     # -- the canary --------------------------------------------------------------------------
 
     def _check_canary(self, now: datetime) -> None:
-        from ..serving import read_request_log
+        from ..requestlog import read_request_log
 
         canary = self.store.state.get(_CANARY)
         auto = self.loop.automation
