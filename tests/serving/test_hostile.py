@@ -21,7 +21,7 @@ from loopline.errors import InvalidInputError
 from loopline.monitoring import LabelTarget, monitor
 from loopline.serving import ServingOptions
 from loopline.serving._payload import read_records
-from loopline.serving._request_log import count_errors
+from loopline.requestlog import count_errors
 
 from .test_app import (  # noqa: F401 - fixtures
     ADMIN,
