@@ -33,8 +33,8 @@ from loopline.config import load_settings
 from loopline.registry import Registry
 from loopline.serving._app import _FastJSONResponse
 from loopline.serving._payload import read_records
-from loopline.serving._records import frame_of
-from loopline.serving._request_log import (
+from loopline.requestlog._records import frame_of
+from loopline.requestlog._log import (
     _direct_table,
     _Entry,
     _frame_of,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from loopline.components import ColumnSchema, Schema
 from loopline.serving._fast import fast_records
 from loopline.serving._payload import PayloadError, body_to_frame, read_payload
-from loopline.serving._records import NUMERIC, TEXT, Records, frame_of
+from loopline.requestlog import NUMERIC, TEXT, Records, frame_of
 from loopline.serving._validation import check_frame
 
 SCHEMA = Schema(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..components import Schema
-from ._records import NUMERIC, TEXT, Records
+from ..requestlog import NUMERIC, TEXT, Records
 
 #: The largest finite double; ints beyond it are not numbers a model can take.
 _LARGEST = sys.float_info.max

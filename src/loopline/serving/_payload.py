@@ -52,7 +52,7 @@ import pandas as pd
 from loopline.components import Schema
 from loopline.errors import InvalidInputError
 from loopline.serving._fast import fast_records
-from loopline.serving._records import Records
+from loopline.requestlog import Records
 from loopline.serving._validation import (
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_STRING_LENGTH,

@@ -19,20 +19,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopline.errors import ConflictError, InvalidInputError
-from loopline.serving._records import NUMERIC, TEXT, Records
-from loopline.serving._request_log import (
+from loopline.requestlog import (
     BASE_COLUMNS,
+    NUMERIC,
+    TEXT,
+    Records,
     RequestLog,
-    _direct_table,
-    _Entry,
-    _frame_of,
-    _table_of,
-    _to_arrow,
     append_error,
     count_errors,
     prediction_outputs,
     read_request_log,
 )
+from loopline.requestlog._log import _direct_table, _Entry, _frame_of, _table_of, _to_arrow
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 23, 50, tzinfo=UTC)
@@ -229,7 +227,7 @@ def test_a_truncated_file_is_skipped_counted_and_logged(
     cut = real.with_name("part-20240501T235959000000Z-cut.parquet")
     cut.write_bytes(data[: len(data) // 2])
 
-    with caplog.at_level(logging.WARNING, logger="loopline.serving._request_log"):
+    with caplog.at_level(logging.WARNING, logger="loopline.requestlog"):
         frame, stats = read_request_log(tmp_path, "churn")
 
     assert len(frame) == 3
@@ -333,7 +331,7 @@ APPENDER = textwrap.dedent(
     """
     import sys
     import pandas as pd
-    from loopline.serving._request_log import RequestLog
+    from loopline.requestlog import RequestLog
 
     log = RequestLog(sys.argv[1], flush_rows=200, flush_interval=0.02)
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", None]})
