@@ -15,6 +15,7 @@ LAYERS = {
         "artifacts",
         "errors",
         "config",
+        "requestlog",
         "_version",
         "_types",
         "__init__",
@@ -92,3 +93,17 @@ def test_frameworks_stay_at_the_edges() -> None:
             framework = module.split(".")[0]
             if not ours and framework in FRAMEWORKS:
                 assert top in FRAMEWORKS[framework], f"{path.relative_to(SRC)} imports {framework}"
+
+
+def test_a_package_imports_only_the_public_names_of_another() -> None:
+    # `from loopline.components._ingest import x` in monitoring couples it to a private
+    # module; the other package's __init__ is its contract (STYLE.md).
+    for path, top in _modules():
+        for module, ours in _imports(path):
+            parts = module.split(".")
+            if not ours or len(parts) < 3 or parts[1] == top:
+                continue
+            assert not any(p.startswith("_") for p in parts[2:]), (
+                f"{path.relative_to(SRC)} imports {module}: import the name from "
+                f"loopline.{parts[1]} (export it there if it is not yet)"
+            )

@@ -18,7 +18,7 @@ from loopline.automation import Controller
 from loopline.cli._demo_data import TARGET, make_loans
 from loopline.config import load_settings
 from loopline.monitoring import attach_feedback
-from loopline.serving import RequestLog
+from loopline.requestlog import RequestLog
 from loopline.store import Store
 
 from ..conftest import StoreUrls

@@ -20,7 +20,8 @@ from sklearn.datasets import load_wine
 from loopline.artifacts import ArtifactStore
 from loopline.config import load_settings
 from loopline.registry import Registry
-from loopline.serving import PredictionService, ServingOptions, create_app, read_request_log
+from loopline.requestlog import read_request_log
+from loopline.serving import PredictionService, ServingOptions, create_app
 from loopline.store import Store
 
 from ..conftest import StoreUrls

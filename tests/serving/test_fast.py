@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from loopline.components import ColumnSchema, Schema
 from loopline.serving._fast import fast_records
 from loopline.serving._payload import PayloadError, body_to_frame, read_payload
-from loopline.serving._records import NUMERIC, TEXT, Records, frame_of
+from loopline.requestlog import NUMERIC, TEXT, Records, frame_of
 from loopline.serving._validation import check_frame
 
 SCHEMA = Schema(
@@ -194,3 +194,28 @@ def test_records_of_two_schemas_with_the_same_names_are_not_mixed() -> None:
     words = Records(("x",), (["one"],), (TEXT,))
     joined = frame_of([numbers, words, numbers])
     assert joined["x"].tolist() == [1.5, "one", 1.5]
+
+
+@pytest.mark.parametrize(
+    ("values", "low", "high"),
+    [
+        ([1.0, 2, 3.5], 0.0, 4.0),
+        ([1.0, 5], 0.0, 4.0),
+        ([-1, 0.5], 0.0, None),
+        ([2**53 + 1], None, float(2**53)),  # rounds to the bound as a double; above it exactly
+        ([2**53 - 1], None, float(2**53)),
+        ([2**60, 1.5], None, None),
+        ([10**400], None, None),
+        ([1.0, float("nan")], None, None),
+        ([1.0, float("inf")], None, None),
+        ([True, 1.0], None, None),
+        ([1.0, "2"], None, None),
+        ([1.0, None], None, None),
+    ],
+)
+def test_whole_column_number_checks_agree_with_the_loop(
+    values: list[object], low: float | None, high: float | None
+) -> None:
+    from loopline.serving._fast import _numbers, _numbers_one_by_one
+
+    assert _numbers(values, low, high) == _numbers_one_by_one(values, low, high)

@@ -10,6 +10,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +19,9 @@ import pytest
 from loopline.components import ColumnSchema, Schema
 from loopline.errors import InvalidInputError
 from loopline.monitoring import LabelTarget, monitor
+from loopline.serving import ServingOptions
 from loopline.serving._payload import read_records
-from loopline.serving._request_log import count_errors
+from loopline.requestlog import count_errors
 
 from .test_app import (  # noqa: F401 - fixtures
     ADMIN,
@@ -115,6 +117,31 @@ def test_a_record_of_10000_unknown_fields_gets_a_short_answer_and_healthz_is_not
     assert len(answer.content) < 60_000
     assert "field 'unknown_0': not an input of the model." in body["message"]
     assert health and health[0] < 5
+
+
+@pytest.mark.parametrize("make", [_unknown_keys, _csv_header], ids=["json-record", "csv-header"])
+def test_an_answer_at_20000_unknown_fields_costs_under_5x_the_answer_at_2000(
+    project: Path, make: Callable[[int], bytes]
+) -> None:
+    # The issue's own complexity check, end to end through a real server: before, 10x the
+    # names cost ~100x the time (quadratic); now the refusal is linear in the body and
+    # small next to a request's fixed cost.
+    options = ServingOptions(token=TOKEN, request_log_dir=project / "requests")
+    path, kind = (
+        ("/invocations", "text/csv") if make is _csv_header else ("/predict", "application/json")
+    )
+    bodies = {2_000: make(2_000), 20_000: make(20_000)}
+    times: dict[int, list[float]] = {2_000: [], 20_000: []}
+    with Server(project, {}, options) as running, httpx.Client(timeout=30) as client:
+        headers = {"authorization": f"Bearer {TOKEN}", "content-type": kind}
+        for _ in range(7):  # interleaved; the fastest of each, as the least disturbed
+            for n, body in bodies.items():
+                start = time.perf_counter()
+                answer = client.post(f"{running.url}{path}", content=body, headers=headers)
+                times[n].append(time.perf_counter() - start)
+                assert answer.status_code == 422, answer.text
+    fastest = {n: min(values) for n, values in times.items()}
+    assert fastest[20_000] < 5 * fastest[2_000], fastest
 
 
 def test_a_csv_header_of_20000_unknown_names_is_refused_in_full(server: Server) -> None:
@@ -235,8 +262,8 @@ def test_a_huge_finite_value_gets_a_json_422_on_a_kept_connection(server: Server
         assert answer.status_code == 422, answer.text
         assert answer.headers["content-type"] == "application/json"
         assert answer.headers.get("connection") != "close"
-        assert "could not score this request, although its values passed" in (
-            answer.json()["detail"]
+        assert (
+            "could not score this request, although its values passed" in (answer.json()["detail"])
         )
         # The same connection still serves.
         assert client.post(f"{server.url}/predict", json=_records(1)).status_code == 200
@@ -250,9 +277,7 @@ def test_a_huge_finite_value_gets_a_json_422_on_a_kept_connection(server: Server
 @pytest.mark.parametrize(
     "token", ["tök€n".encode(), b"s3cret-token\xff", b"\xe2\x80\x8b"], ids=repr
 )
-def test_a_non_ascii_token_is_a_401_that_no_error_rate_counts(
-    server: Server, token: bytes
-) -> None:
+def test_a_non_ascii_token_is_a_401_that_no_error_rate_counts(server: Server, token: bytes) -> None:
     before = _errors(server)
     answer = httpx.post(
         f"{server.url}/predict",

@@ -203,7 +203,7 @@ class Controller:
     def _alert_rules(self) -> list[Any]:
         if not self.loop.alerts:
             return []
-        from ..monitoring._alert_rules import parse_rules
+        from ..monitoring import parse_rules
 
         return list(
             parse_rules(self.loop.alerts, where=str(self.settings.project_dir / "loopline.toml"))
@@ -212,7 +212,7 @@ class Controller:
     def _send_alerts(self, result: MonitoringResult) -> None:
         if not self._rules or result.rows < self.loop.monitoring.min_rows:
             return
-        from ..monitoring._alert_rules import active_after, evaluate_rules
+        from ..monitoring import active_after, evaluate_rules
 
         active = set(self.store.state.get(_ACTIVE_ALERTS, []))
         alerts = evaluate_rules(self._rules, result.signals, active)
@@ -228,7 +228,7 @@ class Controller:
         self.store.state.set(_ACTIVE_ALERTS, sorted(active_after(alerts, active)))
 
     def _dispatch(self, alert: Any) -> None:
-        from ..monitoring._alert_delivery import AlertDispatcher
+        from ..monitoring import AlertDispatcher
 
         if self._dispatcher is None:
             self._dispatcher = AlertDispatcher.for_rules(
@@ -371,7 +371,7 @@ class Controller:
 
     def _data_since(self, since: datetime, now: datetime, amount: Amount) -> int:
         """How many rows, requests or labelled rows were logged since ``since``."""
-        from ..serving import read_request_log
+        from ..requestlog import read_request_log
 
         if not (self.request_log / f"model={self.name}").exists():
             return 0
@@ -403,7 +403,7 @@ class Controller:
 
         if production.run_id is None:
             return False
-        from ..components._ingest import same_source
+        from ..components import same_source
 
         root = self.settings.project_dir
         current = resolve_source(self.workflow.data, root)
@@ -564,7 +564,7 @@ class Controller:
     def _dispatch_failure(self, message: str) -> None:
         if not self._rules:
             return
-        from ..monitoring._alert_rules import Alert
+        from ..monitoring import Alert
 
         self._dispatch(
             Alert(
@@ -587,8 +587,7 @@ class Controller:
         policy = auto.data_window
         if policy == "all":
             return self.workflow, None
-        from ..components import resolve_source
-        from ..components._ingest import read_source
+        from ..components import read_source, resolve_source
 
         root = self.settings.project_dir
         base = read_source(resolve_source(self.workflow.data, root), root)
@@ -670,11 +669,12 @@ class Controller:
     def _labelled_requests(self, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Logged records that have labels, as training rows (features + the target), oldest
         first; and beside them their ``timestamp``, ``version`` and ``prediction``."""
-        from ..serving import read_request_log
+        from ..requestlog import read_request_log
 
         target = self.workflow.data.target
-        empty = pd.DataFrame(columns=columns), pd.DataFrame(
-            columns=["timestamp", "version", "prediction"]
+        empty = (
+            pd.DataFrame(columns=columns),
+            pd.DataFrame(columns=["timestamp", "version", "prediction"]),
         )
         if not (self.request_log / f"model={self.name}").exists():
             return empty
@@ -703,7 +703,7 @@ class Controller:
     # -- the canary --------------------------------------------------------------------------
 
     def _check_canary(self, now: datetime) -> None:
-        from ..serving import read_request_log
+        from ..requestlog import read_request_log
 
         canary = self.store.state.get(_CANARY)
         auto = self.loop.automation
@@ -716,12 +716,16 @@ class Controller:
         versions = {str(canary["version"]), str(canary["champion"])}
         if len(frame):
             frame = frame[frame["version"].astype(str).isin(versions)].reset_index(drop=True)
-        labels = self.store.monitoring.labels(self.name, frame["request_id"].unique()) if len(
-            frame
-        ) else {}
-        keys = list(zip(frame["request_id"], frame["row"].astype(int), strict=True)) if len(
-            frame
-        ) else []
+        labels = (
+            self.store.monitoring.labels(self.name, frame["request_id"].unique())
+            if len(frame)
+            else {}
+        )
+        keys = (
+            list(zip(frame["request_id"], frame["row"].astype(int), strict=True))
+            if len(frame)
+            else []
+        )
         mask = np.array([key in labels for key in keys], dtype=bool)
         labelled = frame[mask].reset_index(drop=True) if len(frame) else frame
         truth = np.array([labels[k] for k, keep in zip(keys, mask, strict=True) if keep])
@@ -757,8 +761,7 @@ class Controller:
         answer where it served the row, its offline prediction elsewhere (neither was
         trained on these rows). Worse only beyond ``canary_margin`` and ``canary_z``
         standard errors of the paired difference."""
-        from ..components import metric_direction
-        from ..components._evaluate import score_predictions
+        from ..components import metric_direction, score_predictions
 
         if not len(labelled):
             return False, "no labelled rows since the canary started: judged not worse"
@@ -779,7 +782,9 @@ class Controller:
                 )
                 prediction[~own] = package.model.predict(inputs)
             answers[role] = prediction
-        metric = self.workflow.training.metric or ("accuracy" if task == "classification" else "rmse")
+        metric = self.workflow.training.metric or (
+            "accuracy" if task == "classification" else "rmse"
+        )
         y = truth
         if task == "classification":
             y = _as_text(truth)

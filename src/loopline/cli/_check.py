@@ -29,7 +29,7 @@ def load_project(project: Path | None) -> tuple[Settings, LoopConfig]:
 
 def check_command(project: Path | None, *, as_json: bool) -> None:
     """Validate loopline.toml and print the loop's sections with every default filled in."""
-    from ..automation._config import resolved_loop_config
+    from ..automation import resolved_loop_config
 
     settings, loop = load_project(project)
     if "data" in settings.raw:
@@ -60,5 +60,12 @@ def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k) if not k.isidentifier() else k} = {_toml(v)}" for k, v in value.items()) + " }"
+        return (
+            "{ "
+            + ", ".join(
+                f"{json.dumps(k) if not k.isidentifier() else k} = {_toml(v)}"
+                for k, v in value.items()
+            )
+            + " }"
+        )
     return json.dumps(value)

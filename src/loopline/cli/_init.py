@@ -195,7 +195,7 @@ def init_project(
     if data is not None:
         console().print("Next: [bold]loopline run[/] trains, validates and packages a model.")
         console().print(
-            "  approval = \"manual\": nothing is promoted to production until you run "
+            '  approval = "manual": nothing is promoted to production until you run '
             "'loopline models approve' (set approval = \"auto\" to close the loop)."
         )
     return path
@@ -255,9 +255,7 @@ class _DataGuess:
 
 def _inspect_data(directory: Path, data: str, target: str, task: str | None) -> _DataGuess:
     """Read the data once to infer column roles and the task; a note if it cannot be read."""
-    from ..components import infer_roles, infer_task, resolve_source
-    from ..components._config import DataConfig
-    from ..components._ingest import read_source
+    from ..components import DataConfig, infer_roles, infer_task, read_source, resolve_source
     from ..errors import LooplineError
 
     try:
@@ -286,11 +284,12 @@ def _inspect_data(directory: Path, data: str, target: str, task: str | None) -> 
 
 def _columns_block(guess: _DataGuess) -> str:
     if not guess.roles:
-        return "\n# [data.columns]           # column roles (see the README); inferred when absent\n"
+        return (
+            "\n# [data.columns]           # column roles (see the README); inferred when absent\n"
+        )
     width = max(len(_toml_key(r.name)) for r in guess.roles)
     lines = [
-        f'{_toml_key(r.name):<{width}} = {json.dumps(r.role):<14} # {r.reason}'
-        for r in guess.roles
+        f"{_toml_key(r.name):<{width}} = {json.dumps(r.role):<14} # {r.reason}" for r in guess.roles
     ]
     return ROLES_HELP + "\n".join(lines) + "\n"
 
@@ -314,8 +313,11 @@ def _print_guess(guess: _DataGuess, target: str) -> None:
     table.add_column("why")
     for role in guess.roles:
         style = "yellow" if role.is_dropped else ""
-        table.add_row(escape(role.name), f"[{style}]{role.role}[/]" if style else role.role,
-                      escape(role.reason))
+        table.add_row(
+            escape(role.name),
+            f"[{style}]{role.role}[/]" if style else role.role,
+            escape(role.reason),
+        )
     out.print(table)
     for role in guess.roles:
         if role.is_dropped:

@@ -28,7 +28,7 @@ def monitor_command(
     """Monitor one window and print what it found."""
     from rich.markup import escape
 
-    from ..automation._config import parse_amount
+    from ..automation import parse_amount
     from ..monitoring import monitor
     from ._models import open_registry
 
@@ -45,7 +45,9 @@ def monitor_command(
             model,
             request_log=state / "requests",
             window=amount.duration if amount else None,
-            last=last if last is not None else (amount.count if amount and kind == "rows" else None),
+            last=last
+            if last is not None
+            else (amount.count if amount and kind == "rows" else None),
             last_labelled=amount.count if amount and kind == "labelled_rows" else None,
             last_requests=amount.count if amount and kind == "requests" else None,
         )

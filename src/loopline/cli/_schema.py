@@ -166,9 +166,9 @@ def _inferred_schema(settings: Settings) -> tuple[Schema, str]:
         infer_roles,
         infer_schema,
         parse_workflow_config,
+        read_source,
         resolve_source,
     )
-    from ..components._ingest import read_source
 
     if "data" not in settings.raw:
         raise NotFoundError(

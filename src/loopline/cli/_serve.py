@@ -12,7 +12,7 @@ from ..errors import InvalidInputError, NotFoundError
 from ._output import console
 
 if TYPE_CHECKING:
-    from ..serving._validation import Policy
+    from ..serving import Policy
 
 #: The environment variable that hands ``serve --workers`` options to each worker process.
 _WORKER_OPTIONS = "LOOPLINE_SERVE_WORKER_OPTIONS"
@@ -221,7 +221,7 @@ def predict_command(
     from ..artifacts import ArtifactStore
     from ..config import load_settings
     from ..registry import Registry
-    from ..serving._validation import check_frame
+    from ..serving import check_frame
     from ..store import Store
 
     settings = load_settings(project)

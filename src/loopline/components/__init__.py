@@ -13,6 +13,7 @@ from ._candidates import default_candidates as default_candidates
 from ._candidates import infer_task as infer_task
 from ._candidates import make_candidate as make_candidate
 from ._candidates import parse_search_space as parse_search_space
+from ._config import DataConfig as DataConfig
 from ._config import WorkflowConfig as WorkflowConfig
 from ._config import parse_workflow_config as parse_workflow_config
 from ._drift_math import psi as psi
@@ -20,9 +21,13 @@ from ._evaluate import METRICS as METRICS
 from ._evaluate import Evaluation as Evaluation
 from ._evaluate import evaluate as evaluate
 from ._evaluate import metric_direction as metric_direction
+from ._evaluate import score_predictions as score_predictions
+from ._ingest import read_source as read_source
 from ._ingest import resolve_source as resolve_source
+from ._ingest import same_source as same_source
 from ._package import ModelPackage as ModelPackage
 from ._package import load_package as load_package
+from ._package import package_folder as package_folder
 from ._package import write_package as write_package
 from ._policy import POLICIES as POLICIES
 from ._policy import check_policy as check_policy
@@ -39,8 +44,15 @@ from ._select import cross_validate_candidates as cross_validate_candidates
 from ._standard import PIPELINE_NAME as PIPELINE_NAME
 from ._standard import find_reference as find_reference
 from ._standard import standard_pipeline as standard_pipeline
+from ._statistics import KINDS as KINDS
+from ._statistics import Kind as Kind
 from ._statistics import bin_counts as bin_counts
+from ._statistics import check_statistics as check_statistics
+from ._statistics import column_kind as column_kind
+from ._statistics import column_names as column_names
 from ._statistics import compute_statistics as compute_statistics
+from ._statistics import to_float_array as to_float_array
+from ._statistics import value_counts as value_counts
 from ._steps import bless as bless
 from ._steps import evaluate_model as evaluate_model
 from ._steps import ingest as ingest
@@ -70,9 +82,12 @@ __all__ = [
     "Candidate",
     "ColumnRole",
     "ColumnSchema",
+    "DataConfig",
     "DataValidationError",
     "Evaluation",
     "InProcessTrials",
+    "KINDS",
+    "Kind",
     "Leaderboard",
     "METRICS",
     "ModelPackage",
@@ -89,6 +104,9 @@ __all__ = [
     "bless",
     "build_preprocessor",
     "check_policy",
+    "check_statistics",
+    "column_kind",
+    "column_names",
     "compute_statistics",
     "cross_validate_candidates",
     "default_candidates",
@@ -104,21 +122,27 @@ __all__ = [
     "make_candidate",
     "metric_direction",
     "package",
+    "package_folder",
     "parse_search_space",
     "parse_workflow_config",
     "policy_severity",
     "psi",
+    "read_source",
     "resolve_source",
+    "same_source",
     "schema",
+    "score_predictions",
     "select",
     "split",
     "standard_pipeline",
     "statistics",
+    "to_float_array",
     "train_model",
     "transform",
     "tune",
     "tune_best",
     "validate",
     "validate_data",
+    "value_counts",
     "write_package",
 ]

@@ -8,6 +8,7 @@ from labels attached with ``attach_feedback``, and stores the result.
 from ._alert_delivery import AlertDispatcher as AlertDispatcher
 from ._alert_rules import Alert as Alert
 from ._alert_rules import AlertRule as AlertRule
+from ._alert_rules import active_after as active_after
 from ._alert_rules import evaluate_rules as evaluate_rules
 from ._alert_rules import parse_rules as parse_rules
 from ._baseline import FeatureBaseline as FeatureBaseline
@@ -34,6 +35,7 @@ __all__ = [
     "FeedbackResult",
     "LabelTarget",
     "MonitoringResult",
+    "active_after",
     "attach_feedback",
     "evaluate_rules",
     "monitor",

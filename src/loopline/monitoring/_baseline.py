@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from loopline.components._statistics import KINDS, Kind
+from loopline.components import KINDS, Kind
 from loopline.errors import InvalidInputError
 
 __all__ = ["FeatureBaseline", "build_baseline"]

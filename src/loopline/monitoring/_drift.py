@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from loopline.components._statistics import check_statistics, column_names
+from loopline.components import check_statistics, column_names
 from loopline.errors import ConfigError, InvalidInputError, NotFittedError
 
 from ._baseline import FeatureBaseline, build_baseline
@@ -73,7 +73,7 @@ class DriftDetector(BaseEstimator):  # type: ignore[misc]
         reference_rows_: Rows the training statistics describe.
 
     Example:
-        >>> from loopline.components._statistics import compute_statistics
+        >>> from loopline.components import compute_statistics
         >>> rng = np.random.default_rng(0)
         >>> train = pd.DataFrame({"x": rng.normal(size=1000), "c": rng.choice(["a", "b"], 1000)})
         >>> detector = DriftDetector().fit(compute_statistics(train))

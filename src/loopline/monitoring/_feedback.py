@@ -199,7 +199,7 @@ def attach_feedback(
 
 def _known_records(root: Path, model: str) -> dict[str, int]:
     """request id -> number of records, from the request log."""
-    from ..serving import read_request_log
+    from ..requestlog import read_request_log
 
     if not (Path(root) / f"model={model}").exists():
         return {}

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..components import compute_statistics, metric_direction
-from ..components._evaluate import score_predictions
+from ..components import compute_statistics, metric_direction, score_predictions
 from ._drift import DriftDetector
 from ._feedback import LabelTarget
 from ._report import DriftReport
@@ -119,7 +118,7 @@ def monitor(
     drift = fitted.score(features, predictions=predictions if len(frame) else None)
     performance = window_performance(registry.store, version.model, package, frame)
     requests = int(frame["request_id"].nunique()) if len(frame) else 0
-    from ..serving._request_log import count_errors
+    from ..requestlog import count_errors
 
     errors = count_errors(request_log, version.model, start, end)
     result = MonitoringResult(
@@ -157,10 +156,10 @@ def _read_window(
     last_requests: int | None = None,
     store: Store | None = None,
 ) -> tuple[pd.DataFrame, Any]:
-    from ..serving import read_request_log
+    from ..requestlog import read_request_log
 
     if not (root / f"model={version.model}").exists():
-        from ..serving._request_log import ReadStats
+        from ..requestlog import ReadStats
 
         return pd.DataFrame({"request_id": [], "version": []}), ReadStats(0, 0, 0)
     wanted = last or last_labelled or last_requests

@@ -38,8 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from loopline.components._drift_math import psi
-from loopline.components._statistics import column_kind, to_float_array, value_counts
+from loopline.components import column_kind, psi, to_float_array, value_counts
 from loopline.errors import InvalidInputError
 
 from ._baseline import FeatureBaseline

@@ -130,8 +130,13 @@ def import_mlflow(
     from sklearn.base import is_classifier
 
     from ..artifacts import sha256_file
-    from ..components import compute_statistics, evaluate, infer_schema, write_package
-    from ..components._package import package_folder
+    from ..components import (
+        compute_statistics,
+        evaluate,
+        infer_schema,
+        package_folder,
+        write_package,
+    )
 
     folder = Path(path)
     mlmodel = _read_mlmodel(folder)

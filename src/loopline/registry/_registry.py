@@ -46,7 +46,7 @@ class Registry:
     """
 
     def __init__(self, store: Store, artifacts: ArtifactStore, *, actor: str | None = None) -> None:
-        from ..store._events import default_actor
+        from ..store import default_actor
 
         self.store = store
         self.artifacts = artifacts

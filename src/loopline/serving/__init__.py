@@ -9,23 +9,23 @@ from ._batcher import MicroBatcher as MicroBatcher
 from ._batcher import Predictions as Predictions
 from ._logging import log_config as log_config
 from ._payload import read_payload as read_payload
-from ._request_log import RequestLog as RequestLog
-from ._request_log import read_request_log as read_request_log
 from ._service import PredictionService as PredictionService
 from ._service import ServingOptions as ServingOptions
 from ._validation import FieldError as FieldError
 from ._validation import PayloadError as PayloadError
+from ._validation import Policy as Policy
+from ._validation import check_frame as check_frame
 
 __all__ = [
     "FieldError",
     "MicroBatcher",
     "PayloadError",
+    "Policy",
     "PredictionService",
     "Predictions",
-    "RequestLog",
     "ServingOptions",
+    "check_frame",
     "create_app",
     "log_config",
     "read_payload",
-    "read_request_log",
 ]

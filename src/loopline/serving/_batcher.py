@@ -60,7 +60,7 @@ import pandas as pd
 
 from loopline.errors import ConflictError, InvalidInputError
 
-from ._records import Records, frame_of
+from ..requestlog import Records, frame_of
 
 __all__ = ["BatchInfo", "BatchResult", "MicroBatcher", "PredictFunction", "Predictions"]
 

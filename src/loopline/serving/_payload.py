@@ -46,12 +46,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+import orjson
 import pandas as pd
 
 from loopline.components import Schema
 from loopline.errors import InvalidInputError
 from loopline.serving._fast import fast_records
-from loopline.serving._records import Records
+from loopline.requestlog import Records
 from loopline.serving._validation import (
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_STRING_LENGTH,
@@ -189,12 +190,13 @@ def _read(
     if csv:
         frame, extra = _csv_frame(raw, schema, max_bytes, max_rows)
         return _checked(frame, extra, schema, policy, max_string_length, max_errors)
-    # Clean bodies are decoded by the json module's C code alone: its per-number hooks
-    # (which keep out-of-range literals as text for the full path's messages) cost 40% of
-    # the decoding of a 1,000-row request. Whatever the plain decoding gives differently
-    # (infinities, ints beyond a double, bad JSON) the fast path refuses or never sees, and
-    # the body is decoded again, with the hooks, for the full checks.
-    plain = _loads_plain(_text_of(raw, max_bytes, _JSON))
+    # Clean bodies are decoded by orjson alone, straight from the bytes: three times faster
+    # than the json module, whose per-number hooks (which keep out-of-range literals as text
+    # for the full path's messages) cost more still. Whatever orjson refuses or reads
+    # differently (a byte-order mark, NaN and infinities, ints beyond a double, bad JSON or
+    # UTF-8, deep nesting) the fast path refuses or never sees, and the body is decoded
+    # again, with the hooks, for the full checks and their messages.
+    plain = _loads_plain(raw, max_bytes)
     if plain is not None:
         fast = fast_records(
             plain,
@@ -418,11 +420,13 @@ def parse_json_body(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         ) from exc
 
 
-def _loads_plain(text: str) -> Any:
-    """``text`` decoded without hooks, or None if that fails (the careful decoding words why)."""
+def _loads_plain(raw: bytes, max_bytes: int) -> Any:
+    """``raw`` decoded by orjson, or None if that fails (the careful decoding words why)."""
+    if len(raw) > max_bytes:
+        return None
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return orjson.loads(raw)
+    except (orjson.JSONDecodeError, RecursionError):
         return None
 
 

@@ -29,8 +29,8 @@ import pandas as pd
 from ..errors import BackendUnavailableError, LooplineError, NotFoundError
 from ._batcher import BatchResult, MicroBatcher, Predictions
 from ._payload import read_records
-from ._records import Records
-from ._request_log import RequestLog, append_error, prediction_outputs
+from ..requestlog import Records
+from ..requestlog import RequestLog, append_error, prediction_outputs
 
 if TYPE_CHECKING:
     from ..components import ModelPackage, Schema

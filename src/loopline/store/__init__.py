@@ -11,6 +11,7 @@ Example:
 
 from ._browse import RunPage as RunPage
 from ._browse import RunQuery as RunQuery
+from ._events import default_actor as default_actor
 from ._lineage import LineageGraph as LineageGraph
 from ._monitoring import MonitoringRecord as MonitoringRecord
 from ._records import AliasMove as AliasMove
@@ -37,4 +38,5 @@ __all__ = [
     "RunQuery",
     "StepRun",
     "Store",
+    "default_actor",
 ]

@@ -23,7 +23,7 @@ from ._engine import transaction
 from ._json import loads
 from ._monitoring import MonitoringRecord, monitoring_record
 from ._records import RUN_STATUSES, Event, Metric, ModelVersion, Run
-from ._runs import _run
+from ._runs import _run, event_from_row, record_from_row
 
 #: What a page of runs can be sorted by, besides ``metric:<key>``.
 RUN_SORTS = ("started_at", "ended_at", "duration", "name", "status")
@@ -163,16 +163,8 @@ class BrowseStore:
         )
         with transaction(self._engine, write=False) as conn:
             for row in conn.execute(query):
-                m = row._mapping
-                found[m["run_id"]].setdefault(m["key"], []).append(
-                    Metric(
-                        key=m["key"],
-                        value=m["value"],
-                        step=m["step"],
-                        timestamp=m["timestamp"],
-                        step_run_id=m["step_run_id"],
-                    )
-                )
+                metric = record_from_row(Metric, row)
+                found[row._mapping["run_id"]].setdefault(metric.key, []).append(metric)
         return found
 
     def pipeline_definition(self, run: Run) -> dict[str, Any] | None:
@@ -231,19 +223,7 @@ class BrowseStore:
         if kind_prefix:
             query = query.where(t.events.c.kind.startswith(kind_prefix, autoescape=True))
         with transaction(self._engine, write=False) as conn:
-            return [
-                Event(
-                    id=m["id"],
-                    time=m["time"],
-                    actor=m["actor"],
-                    kind=m["kind"],
-                    subject_type=m["subject_type"],
-                    subject_id=m["subject_id"],
-                    reason=m["reason"],
-                    payload=loads(m["payload"]),
-                )
-                for m in (row._mapping for row in conn.execute(query))
-            ]
+            return [event_from_row(row) for row in conn.execute(query)]
 
     def monitoring_report(self, report_id: int) -> MonitoringRecord:
         """One stored monitoring window by id.

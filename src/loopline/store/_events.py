@@ -14,9 +14,9 @@ from sqlalchemy.engine import Engine
 
 from . import _schema as t
 from ._engine import transaction
-from ._json import dumps, loads
+from ._json import dumps
 from ._records import Event
-from ._runs import _new_id
+from ._runs import _new_id, event_from_row
 
 
 def default_actor() -> str:
@@ -87,16 +87,4 @@ class EventLog:
             else:
                 query = query.where(t.events.c.kind == kind)
         with transaction(self._engine, write=False) as conn:
-            return [
-                Event(
-                    id=m["id"],
-                    time=m["time"],
-                    actor=m["actor"],
-                    kind=m["kind"],
-                    subject_type=m["subject_type"],
-                    subject_id=m["subject_id"],
-                    reason=m["reason"],
-                    payload=loads(m["payload"]),
-                )
-                for m in (row._mapping for row in conn.execute(query))
-            ]
+            return [event_from_row(row) for row in conn.execute(query)]

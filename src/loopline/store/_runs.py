@@ -19,7 +19,7 @@ from ..errors import InvalidInputError, NotFoundError
 from . import _schema as t
 from ._engine import transaction
 from ._json import dumps, loads
-from ._records import DONE_STATUSES, Artifact, Run, StepRun
+from ._records import DONE_STATUSES, Artifact, Event, Run, StepRun
 
 R = TypeVar("R")
 
@@ -43,6 +43,11 @@ def _run(row: Row[Any]) -> Run:
 
 def _step_run(row: Row[Any]) -> StepRun:
     return record_from_row(StepRun, row, json=("params",), flags=("cache_hit",))
+
+
+def event_from_row(row: Row[Any]) -> Event:
+    """Build an :class:`Event` from an ``events`` row."""
+    return record_from_row(Event, row, json=("payload",))
 
 
 def artifact_from_row(row: Row[Any]) -> Artifact:

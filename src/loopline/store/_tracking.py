@@ -14,7 +14,7 @@ from . import _schema as t
 from ._engine import transaction
 from ._json import dumps, loads
 from ._records import Metric
-from ._runs import _unknown_reference
+from ._runs import _unknown_reference, record_from_row
 
 
 def _keep_latest(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -85,16 +85,7 @@ class TrackingStore:
         if key is not None:
             query = query.where(t.metrics.c.key == key)
         with transaction(self._engine, write=False) as conn:
-            return [
-                Metric(
-                    key=m["key"],
-                    value=m["value"],
-                    step=m["step"],
-                    timestamp=m["timestamp"],
-                    step_run_id=m["step_run_id"],
-                )
-                for m in (row._mapping for row in conn.execute(query))
-            ]
+            return [record_from_row(Metric, row) for row in conn.execute(query)]
 
     def latest_metrics(self, run_id: str) -> dict[str, float]:
         """The last value logged for each metric key of a run."""

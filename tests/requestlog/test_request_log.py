@@ -19,15 +19,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopline.errors import ConflictError, InvalidInputError
-from loopline.serving._records import NUMERIC, TEXT, Records
-from loopline.serving._request_log import (
+from loopline.requestlog import (
     BASE_COLUMNS,
+    NUMERIC,
+    TEXT,
+    Records,
     RequestLog,
     append_error,
     count_errors,
     prediction_outputs,
     read_request_log,
 )
+from loopline.requestlog._log import _direct_table, _Entry, _frame_of, _table_of, _to_arrow
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 23, 50, tzinfo=UTC)
@@ -224,7 +227,7 @@ def test_a_truncated_file_is_skipped_counted_and_logged(
     cut = real.with_name("part-20240501T235959000000Z-cut.parquet")
     cut.write_bytes(data[: len(data) // 2])
 
-    with caplog.at_level(logging.WARNING, logger="loopline.serving._request_log"):
+    with caplog.at_level(logging.WARNING, logger="loopline.requestlog"):
         frame, stats = read_request_log(tmp_path, "churn")
 
     assert len(frame) == 3
@@ -328,7 +331,7 @@ APPENDER = textwrap.dedent(
     """
     import sys
     import pandas as pd
-    from loopline.serving._request_log import RequestLog
+    from loopline.requestlog import RequestLog
 
     log = RequestLog(sys.argv[1], flush_rows=200, flush_interval=0.02)
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", None]})
@@ -399,3 +402,60 @@ def test_an_error_line_cut_off_by_a_crash_is_skipped(tmp_path: Path) -> None:
         handle.write('{"time": 17145\n')  # what a kill -9 mid-write could leave
     append_error(tmp_path, "churn", 422, "third", when=T0.timestamp() + 1)
     assert count_errors(tmp_path, "churn", None, T0 + timedelta(hours=1)) == 2
+
+
+def _entries(*specs: tuple[Records | pd.DataFrame, dict[str, object]]) -> list[_Entry]:
+    return [
+        _Entry("churn", str(i), f"r{i}", rows, out, 1.5 + i, T0 + timedelta(seconds=i))
+        for i, (rows, out) in enumerate(specs)
+    ]
+
+
+def _records(ages: list[float], colors: list[str]) -> Records:
+    return Records(("age", "color"), (ages, colors), (NUMERIC, TEXT))
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        # The service's case: Records, labels and class probabilities.
+        _entries((_records([30, 41.5], ["red", "blue"]), outputs(2))),
+        _entries(
+            (_records([30], ["red"]), outputs(1)),
+            (_records([1.0, 2.0, 3.0], ["a", "b", "c"]), outputs(3)),
+        ),
+        # Numeric, boolean and object-text predictions; a 2-D output.
+        _entries((_records([1.0], ["x"]), {"prediction": np.array([3], dtype=np.int32)})),
+        _entries((_records([1.0, 2.0], ["x", "y"]), {"prediction": np.array([True, False])})),
+        _entries(
+            (_records([1.0], ["x"]), {"prediction": np.array(["no"], dtype=object)}),
+            (_records([2.0], ["y"]), {"prediction": np.array(["yes"])}),
+        ),
+        _entries((_records([1.0, 2.0], ["x", "y"]), {"emb": np.ones((2, 3))})),
+        # Not for the direct path: frames, mixed columns, differing outputs.
+        _entries((inputs(3), outputs(3)), (_records([1.0], ["x"]), outputs(1))),
+        _entries(
+            (_records([1.0], ["x"]), outputs(1)),
+            (Records(("age",), ([2.0],), (NUMERIC,)), outputs(1)),
+        ),
+        _entries(
+            (_records([1.0], ["x"]), {"prediction": np.array([1])}),
+            (_records([2.0], ["y"]), {"prediction": np.array([1.5])}),
+        ),
+        _entries((_records([1.0], ["x"]), {"prediction": np.array([None], dtype=object)})),
+    ],
+)
+def test_the_direct_table_equals_the_pandas_one(entries: list[_Entry]) -> None:
+    # The writer builds Arrow tables straight from Records; files must not depend on which
+    # path wrote them (readers unify on Arrow types).
+    expected = _to_arrow(_frame_of(entries))
+    direct = _direct_table(entries)
+    assert _table_of(entries).equals(expected)
+    if direct is not None:
+        assert direct.schema == expected.schema
+        assert direct.equals(expected)
+
+
+def test_the_service_case_takes_the_direct_path() -> None:
+    entries = _entries((_records([30, 41.5], ["red", "blue"]), outputs(2)))
+    assert _direct_table(entries) is not None
