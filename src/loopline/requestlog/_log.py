@@ -43,7 +43,6 @@ example one cut off by an external copy) with a logged warning, counting them.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
@@ -69,7 +68,7 @@ import pyarrow.parquet as pq
 from loopline.config import NAME_PATTERN
 from loopline.errors import ConflictError, InvalidInputError
 
-from ._records import NUMERIC, TEXT, Records, frame_of
+from ._records import NUMERIC, TEXT, Records, column_of, frame_of
 
 __all__ = [
     "BASE_COLUMNS",
@@ -498,7 +497,7 @@ def _direct_table(entries: list[_Entry]) -> pa.Table | None:
     columns and types, and its outputs the same names of numeric (or boolean) arrays. This
     skips building a DataFrame only to convert it (two thirds of the writer's time for wide
     requests). Anything else returns None, and the pandas path writes it; the two give equal
-    tables (``tests/serving/test_request_log.py``).
+    tables (``tests/requestlog/test_request_log.py``).
     """
     first = entries[0].inputs
     if not isinstance(first, Records):
@@ -532,7 +531,7 @@ def _direct_table(entries: list[_Entry]) -> pa.Table | None:
     }
     try:
         for i, (name, dtype) in enumerate(zip(first.names, first.dtypes, strict=True)):
-            values = _joined([cast(Records, e.inputs).columns[i] for e in entries])
+            values = column_of([cast(Records, e.inputs) for e in entries], i)
             if dtype == NUMERIC:
                 # from_pandas: NaN is missing, as pandas' conversion makes it.
                 array = pa.array(np.array(values, dtype=np.float64), from_pandas=True)
@@ -567,10 +566,6 @@ def _repeated(values: list[str], lengths: np.ndarray) -> pa.Array:
     if len(values) == 1:
         return pa.array([values[0]] * int(lengths[0]), type=pa.large_string())
     return pa.array(np.repeat(np.array(values, dtype=object), lengths), type=pa.large_string())
-
-
-def _joined(lists: list[list[Any]]) -> list[Any]:
-    return lists[0] if len(lists) == 1 else list(itertools.chain.from_iterable(lists))
 
 
 def _frame_of(entries: list[_Entry]) -> pd.DataFrame:

@@ -95,12 +95,16 @@ def frame_of(parts: Sequence[pd.DataFrame | Records]) -> pd.DataFrame:
     return pd.concat(pieces, ignore_index=True)
 
 
+def column_of(run: Sequence[Records], i: int) -> list[Any]:
+    """Column ``i`` of consecutive ``Records`` of the same columns, as one list."""
+    return run[0].columns[i] if len(run) == 1 else list(chain(*(r.columns[i] for r in run)))
+
+
 def _concat(run: Sequence[Records]) -> pd.DataFrame:
     first = run[0]
     data: dict[str, Any] = {}
     for i, (name, dtype) in enumerate(zip(first.names, first.dtypes, strict=True)):
-        values = first.columns[i] if len(run) == 1 else list(chain(*(r.columns[i] for r in run)))
-        array = np.array(values, dtype=dtype)
+        array = np.array(column_of(run, i), dtype=dtype)
         # A Series keeps object dtype; an object array alone would be inferred as str.
         data[name] = pd.Series(array, dtype=object, copy=False) if dtype.kind == "O" else array
     return pd.DataFrame(data, columns=list(first.names))
