@@ -411,7 +411,7 @@ def _entries(*specs: tuple[Records | pd.DataFrame, dict[str, object]]) -> list[_
     ]
 
 
-def _records(ages: list[float], colors: list[str]) -> Records:
+def _records(ages: list[float] | np.ndarray, colors: list[str]) -> Records:
     return Records(("age", "color"), (ages, colors), (NUMERIC, TEXT))
 
 
@@ -423,6 +423,11 @@ def _records(ages: list[float], colors: list[str]) -> Records:
         _entries(
             (_records([30], ["red"]), outputs(1)),
             (_records([1.0, 2.0, 3.0], ["a", "b", "c"]), outputs(3)),
+        ),
+        # A long request's numeric column is the float64 array the service checked it as.
+        _entries(
+            (_records(np.linspace(18, 90, 70), ["red"] * 70), outputs(70)),
+            (_records([30], ["red"]), outputs(1)),
         ),
         # Numeric, boolean and object-text predictions; a 2-D output.
         _entries((_records([1.0], ["x"]), {"prediction": np.array([3], dtype=np.int32)})),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -188,6 +189,22 @@ def test_records_and_frames_join_in_order() -> None:
     )
 
 
+def test_long_numeric_columns_are_handed_on_as_the_arrays_they_were_checked_as() -> None:
+    long = [{**CLEAN, "age": 18 + i % 70, "income": i * 1.5 - 40} for i in range(100)]
+    records = _records(long)
+    assert records is not None
+    age, income, region, _ = records.columns
+    assert isinstance(age, np.ndarray) and isinstance(income, np.ndarray)
+    assert isinstance(region, list)
+    pd.testing.assert_frame_equal(records.to_frame(), _full(long))
+    short = _records([CLEAN])
+    assert short is not None and isinstance(short.columns[0], list)
+    # A batch of short (lists) and long (arrays) requests is still the full path's frame.
+    pd.testing.assert_frame_equal(
+        frame_of([short, records, short]), _full([CLEAN, *long, CLEAN])
+    )
+
+
 def test_records_of_two_schemas_with_the_same_names_are_not_mixed() -> None:
     # Around a hot swap, a field may change kind between two versions of a model.
     numbers = Records(("x",), ([1.5],), (NUMERIC,))
@@ -216,6 +233,15 @@ def test_records_of_two_schemas_with_the_same_names_are_not_mixed() -> None:
 def test_whole_column_number_checks_agree_with_the_loop(
     values: list[object], low: float | None, high: float | None
 ) -> None:
-    from loopline.serving._fast import _numbers, _numbers_one_by_one
+    from loopline.serving._fast import _WHOLE_COLUMN_ROWS, _numbers, _numbers_one_by_one
 
-    assert _numbers(values, low, high) == _numbers_one_by_one(values, low, high)
+    column = values * _WHOLE_COLUMN_ROWS  # long enough to be checked whole
+    checked = _numbers(column, low, high)
+    assert (checked is not None) == _numbers_one_by_one(column, low, high)
+    if checked is not None:  # the values frame_of would have built (a float64 array, or
+        # the list when a value made numpy's check inexact and the loop judged)
+        assert not isinstance(checked, np.ndarray) or checked.dtype == np.float64
+        expected = np.array(column, dtype=np.float64).tolist()
+        assert np.array(checked, dtype=np.float64).tolist() == expected
+    short = _numbers(values, low, high)  # checked one by one, handed on as the list
+    assert short is (values if _numbers_one_by_one(values, low, high) else None)

@@ -187,7 +187,7 @@ class RequestLog:
         self,
         root: str | os.PathLike[str],
         *,
-        flush_rows: int = 1000,
+        flush_rows: int = 50_000,
         flush_interval: float = 1.0,
         max_pending_rows: int = 1_000_000,
         fsync: bool = True,
@@ -534,7 +534,7 @@ def _direct_table(entries: list[_Entry]) -> pa.Table | None:
             values = column_of([cast(Records, e.inputs) for e in entries], i)
             if dtype == NUMERIC:
                 # from_pandas: NaN is missing, as pandas' conversion makes it.
-                array = pa.array(np.array(values, dtype=np.float64), from_pandas=True)
+                array = pa.array(np.asarray(values, dtype=np.float64), from_pandas=True)
             elif dtype == TEXT and all(type(value) is str for value in values):
                 array = pa.array(values, type=pa.string())
             else:

@@ -2,8 +2,9 @@
 
 Building a pandas DataFrame costs a tenth of a millisecond or more however few rows it
 holds (its column index, its blocks), which is more than validating a one-record request.
-So the fast path (``_fast``) hands on ``Records``: the request's values as one Python list
-per column, already checked. The micro-batcher and the request log turn many of them into
+So the fast path (``_fast``) hands on ``Records``: the request's values as one column each,
+already checked (a Python list, or for a long numeric column the float64 array it was
+checked as). The micro-batcher and the request log turn many of them into
 one DataFrame at once with ``frame_of``, which gives exactly the frame the full path would
 have given for the same records (``tests/serving/test_fast.py``).
 
@@ -32,11 +33,12 @@ TEXT = np.dtype(object)
 
 
 class Records:
-    """Some validated records, one list of values per column.
+    """Some validated records, one column of values per name.
 
     Args:
         names: The column names, in the frame's order.
-        columns: One list per name, all of the same length (at least one value).
+        columns: One list per name, all of the same length (at least one value); a
+            ``NUMERIC`` column may be a float64 array instead. Never changed once made.
         dtypes: Per column, ``NUMERIC`` (ints and floats) or ``TEXT`` (strings).
     """
 
@@ -45,7 +47,7 @@ class Records:
     def __init__(
         self,
         names: tuple[str, ...],
-        columns: tuple[list[Any], ...],
+        columns: tuple[list[Any] | np.ndarray, ...],
         dtypes: tuple[np.dtype[Any], ...],
     ) -> None:
         self.names = names
@@ -95,9 +97,15 @@ def frame_of(parts: Sequence[pd.DataFrame | Records]) -> pd.DataFrame:
     return pd.concat(pieces, ignore_index=True)
 
 
-def column_of(run: Sequence[Records], i: int) -> list[Any]:
-    """Column ``i`` of consecutive ``Records`` of the same columns, as one list."""
-    return run[0].columns[i] if len(run) == 1 else list(chain(*(r.columns[i] for r in run)))
+def column_of(run: Sequence[Records], i: int) -> list[Any] | np.ndarray:
+    """Column ``i`` of consecutive ``Records`` of the same columns, as one list (or one
+    float64 array, if any of them holds that column as an array)."""
+    if len(run) == 1:
+        return run[0].columns[i]
+    parts = [r.columns[i] for r in run]
+    if any(isinstance(part, np.ndarray) for part in parts):
+        return np.concatenate([np.asarray(part, dtype=NUMERIC) for part in parts])
+    return list(chain(*parts))
 
 
 def _concat(run: Sequence[Records]) -> pd.DataFrame:

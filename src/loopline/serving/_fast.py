@@ -3,7 +3,8 @@
 Most requests are well-formed: every field present, numbers that are finite and inside the
 training range, known categories. For those, checking the JSON's values directly is some
 forty times cheaper than the full checks (which locate every problem per field), and the
-result stays plain lists (``Records``) until a batch of requests becomes one DataFrame.
+result stays plain columns (``Records``: lists, or the float64 array a long numeric column
+was checked as) until a batch of requests becomes one DataFrame.
 Anything unusual — a missing or extra field, a non-number, a missing value, a value
 outside the range (a warning), an unseen category, a kind other than numeric or
 categorical, a format this path does not read — returns None, and the full path
@@ -29,6 +30,8 @@ _LARGEST = sys.float_info.max
 #: int is).
 _EXACT = float(2**53)
 _NUMBER_TYPES: frozenset[type] = frozenset({float, int})
+#: From this many values on, a numeric column is checked whole with numpy.
+_WHOLE_COLUMN_ROWS = 64
 
 
 def fast_records(
@@ -41,19 +44,23 @@ def fast_records(
         return None
     if not 0 < len(columns[0]) <= max_rows:
         return None
+    checked: list[list[Any] | np.ndarray] = []
     dtypes: list[np.dtype[Any]] = []
     for column, values in zip(schema.columns, columns, strict=True):
         if column.kind == "numeric":
-            if not _numbers(values, column.min, column.max):
+            numbers = _numbers(values, column.min, column.max)
+            if numbers is None:
                 return None
+            checked.append(numbers)
             dtypes.append(NUMERIC)
         elif column.kind == "categorical":
             if not _categories(values, column.categories, max_string_length):
                 return None
+            checked.append(values)
             dtypes.append(TEXT)
         else:
             return None  # booleans and datetimes: the full path coerces them
-    return Records(names, columns, tuple(dtypes))
+    return Records(names, tuple(checked), tuple(dtypes))
 
 
 def _columns(body: Any, format: str, names: tuple[str, ...]) -> tuple[list[Any], ...] | None:
@@ -114,23 +121,34 @@ def _records(body: Any, format: str) -> list[Any] | None:
     return None
 
 
-def _numbers(values: list[Any], low: float | None, high: float | None) -> bool:
-    """Whether every value is a finite number within the training range."""
+def _numbers(
+    values: list[Any], low: float | None, high: float | None
+) -> list[Any] | np.ndarray | None:
+    """The column to hand on if every value is a finite number within the training range,
+    else None.
+
+    A short column is checked one value at a time and stays a list (numpy's fixed cost per
+    call is more than the loop for a few values); a long one is checked whole at C speed
+    and handed on as the float64 array built to check it, so no one converts it again.
+    """
+    if len(values) < _WHOLE_COLUMN_ROWS:
+        return values if _numbers_one_by_one(values, low, high) else None
     kinds = set(map(type, values))
     if kinds <= _NUMBER_TYPES:
-        # The common case, whole columns at C speed: floats, and ints a double holds exactly
-        # (so every comparison means what the loop's exact one means).
+        # Floats, and ints a double holds exactly (so every comparison means what the
+        # loop's exact one means).
         try:
             array = np.array(values, dtype=np.float64)
         except OverflowError:  # an int beyond a double: the loop refuses it
-            return False
+            return None
         if (int not in kinds or bool(np.abs(array).max() < _EXACT)) and bool(
             np.isfinite(array).all()
         ):
-            return (low is None or bool(array.min() >= low)) and (
+            inside = (low is None or bool(array.min() >= low)) and (
                 high is None or bool(array.max() <= high)
             )
-    return _numbers_one_by_one(values, low, high)
+            return array if inside else None
+    return values if _numbers_one_by_one(values, low, high) else None
 
 
 def _numbers_one_by_one(values: list[Any], low: float | None, high: float | None) -> bool:
