@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BackendUnavailableError, LooplineError, NotFoundError
+from ..requestlog import Records, RequestLog, append_error, prediction_outputs
 from ._batcher import BatchResult, MicroBatcher, Predictions
+from ._compiled import compile_preprocessing
 from ._payload import read_records
-from ..requestlog import Records
-from ..requestlog import RequestLog, append_error, prediction_outputs
 
 if TYPE_CHECKING:
     from ..components import ModelPackage, Schema
@@ -122,6 +122,7 @@ class LoadedModel:
     loaded_at: float = field(default_factory=time.time)
     _preprocess: Any = field(init=False, repr=False, default=None)
     _final: Any = field(init=False, repr=False, default=None)
+    _features_only: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
         from sklearn.pipeline import Pipeline
@@ -131,7 +132,16 @@ class LoadedModel:
         if isinstance(model, Pipeline) and len(model.steps) > 1:
             # The preprocessing runs once per batch for both of the model's methods:
             # what Pipeline.predict and Pipeline.predict_proba each do on their own.
-            self._preprocess, self._final = model[:-1], model.steps[-1][1]
+            preprocess, self._final = model[:-1], model.steps[-1][1]
+            self._preprocess = preprocess.transform
+            try:
+                samples = self.package.samples()[self.package.features]
+            except Exception:  # an imported package may have no sample rows
+                return
+            compiled = compile_preprocessing(preprocess, samples)
+            if compiled is not None:
+                # It reads its columns by name: no copy of the frame's feature columns.
+                self._preprocess, self._features_only = compiled, True
 
     def predict(self, frame: pd.DataFrame) -> Predictions:
         """Predict a batch; classifiers also give class probabilities.
@@ -146,10 +156,12 @@ class LoadedModel:
 
     def _predict(self, frame: pd.DataFrame) -> Predictions:
         model = self.package.model
-        X = frame[self.package.features]
+        features = self.package.features
+        same = self._features_only and frame.columns.tolist() == features
+        X = frame if same else frame[features]
+        Xt = X if self._preprocess is None else self._preprocess(X)
         if self.package.task != "classification" or not hasattr(model, "predict_proba"):
-            return Predictions(np.asarray(model.predict(X)))
-        Xt = X if self._preprocess is None else self._preprocess.transform(X)
+            return Predictions(np.asarray(self._final.predict(Xt)))
         proba = np.asarray(self._final.predict_proba(Xt))
         classes = np.asarray(model.classes_)
         if _predicts_argmax(model):

@@ -1,0 +1,242 @@
+"""A served model's fitted preprocessing without scikit-learn's per-call overhead.
+
+scikit-learn's ``transform`` re-checks its input and its fitted state on every call. For
+the ``ColumnTransformer`` of a served pipeline that costs milliseconds per call whatever
+the number of rows (2-6 ms on a 2-core machine for 20 numeric columns): most of the cost
+of a small batch. ``compile_preprocessing`` turns the fitted preprocessing into one
+function that does the same arithmetic:
+
+- the numeric branches (``SimpleImputer`` and ``StandardScaler`` in any order, as
+  ``build_preprocessor`` makes them) become numpy on the branch's columns;
+- every other branch (categories, dates, text, ...) keeps its own fitted ``transform``,
+  called on its columns, without the ``ColumnTransformer`` around it;
+- steps before the ``ColumnTransformer`` (``FeatureFunctions``) run as they are.
+
+The function is used only if it gives scikit-learn's numbers bit for bit on the package's
+sample rows, and on them again with every numeric value missing; anything it does not
+recognise, any input it cannot convert and any infinity (which scikit-learn refuses with
+its own message) go to scikit-learn's ``transform``, so answers and errors stay the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+Transform = Callable[[pd.DataFrame], np.ndarray]
+
+
+def compile_preprocessing(preprocess: Any, samples: pd.DataFrame) -> Transform | None:
+    """A faster equivalent of ``preprocess.transform``, or ``None`` if there is none.
+
+    Args:
+        preprocess: A fitted scikit-learn ``Pipeline`` ending in a ``ColumnTransformer``
+            (what precedes the model's estimator).
+        samples: Rows of the model's inputs to check the equivalent against.
+
+    Returns:
+        A function of a ``DataFrame`` of the model's inputs, giving what
+        ``preprocess.transform`` gives, or ``None`` if the pipeline's parts are not ones it
+        knows or the check on ``samples`` fails.
+    """
+    try:
+        fast = _compile(preprocess)
+        if fast is None or len(samples) == 0:
+            return None
+        equal = all(_same(fast(probe), preprocess.transform(probe)) for probe in _probes(samples))
+    except Exception as exc:  # anything odd: scikit-learn's own transform it is
+        logger.debug("The preprocessing is not compiled: %r", exc)
+        return None
+    if not equal:
+        logger.debug("The compiled preprocessing differs from scikit-learn's; not used.")
+        return None
+    slow: Transform = preprocess.transform
+
+    def transform(frame: pd.DataFrame) -> np.ndarray:
+        try:
+            return fast(frame)
+        except _Unsupported:
+            return slow(frame)  # scikit-learn's answer, or its error message
+
+    return transform
+
+
+class _Unsupported(Exception):
+    """An input the compiled function leaves to scikit-learn."""
+
+
+def _compile(preprocess: Any) -> Transform | None:
+    from sklearn.compose import ColumnTransformer
+
+    steps = _flat_steps(preprocess)
+    if not steps or not isinstance(steps[-1], ColumnTransformer):
+        return None
+    before, columns = steps[:-1], steps[-1]
+    if getattr(columns, "sparse_output_", True) or _pandas_output(columns):
+        return None
+    branches = [_branch(name, fitted, selected) for name, fitted, selected in columns.transformers_]
+    if any(branch is _UNKNOWN for branch in branches):
+        return None
+    parts = [branch for branch in branches if branch is not None]
+
+    def transform(frame: pd.DataFrame) -> np.ndarray:
+        for step in before:
+            frame = step.transform(frame)
+        outputs = [part(frame) for part in parts]
+        return np.hstack(outputs) if outputs else np.empty((len(frame), 0))
+
+    return transform
+
+
+_UNKNOWN: Any = object()
+
+
+def _flat_steps(estimator: Any) -> list[Any]:
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(estimator, Pipeline):
+        return [estimator]
+    steps: list[Any] = []
+    for _, step in estimator.steps:
+        if step is None or step == "passthrough":
+            continue
+        steps.extend(_flat_steps(step))
+    return steps
+
+
+def _pandas_output(estimator: Any) -> bool:
+    config: dict[str, Any] = getattr(estimator, "_sklearn_output_config", {})
+    return bool(config.get("transform", "default") != "default")
+
+
+def _branch(name: str, fitted: Any, selected: Any) -> Any:
+    """One ``ColumnTransformer`` branch as a function; ``None`` if dropped."""
+    if fitted == "drop" or (name == "remainder" and isinstance(fitted, str)):
+        return None if fitted == "drop" else _UNKNOWN
+    if not isinstance(selected, list) or not all(isinstance(c, str) for c in selected):
+        return _UNKNOWN
+    if not selected:
+        return None
+    if isinstance(fitted, str) or _pandas_output(fitted):
+        return _UNKNOWN
+    numeric = _numeric_steps(_flat_steps(fitted))
+    if numeric is not None:
+        return _numeric_branch(selected, numeric)
+    transform = fitted.transform
+
+    def other(frame: pd.DataFrame) -> np.ndarray:
+        try:
+            columns = frame[selected]
+        except KeyError as exc:
+            raise _Unsupported from exc
+        output = transform(columns)
+        return output.toarray() if hasattr(output, "toarray") else np.asarray(output)
+
+    return other
+
+
+def _numeric_steps(steps: list[Any]) -> list[Callable[[np.ndarray], np.ndarray]] | None:
+    """Numpy versions of an imputer and a scaler, or ``None`` for any other step."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
+
+    operations: list[Callable[[np.ndarray], np.ndarray]] = []
+    for step in steps:
+        if type(step) is SimpleImputer:
+            missing = step.missing_values
+            statistics = np.asarray(step.statistics_, dtype=np.float64)
+            if (
+                not (isinstance(missing, float) and math.isnan(missing))
+                or step.add_indicator
+                or not np.isfinite(statistics).all()
+            ):
+                return None
+            operations.append(_imputer(statistics))
+        elif type(step) is StandardScaler:
+            operations.append(_scaler(step))
+        else:
+            return None
+    return operations
+
+
+def _imputer(statistics: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    def impute(values: np.ndarray) -> np.ndarray:
+        missing = np.isnan(values)
+        if missing.any():
+            values[missing] = np.broadcast_to(statistics, values.shape)[missing]
+        return values
+
+    return impute
+
+
+def _scaler(scaler: Any) -> Callable[[np.ndarray], np.ndarray]:
+    mean = scaler.mean_ if scaler.with_mean else None
+    scale = scaler.scale_ if scaler.with_std else None
+
+    def standardise(values: np.ndarray) -> np.ndarray:
+        if mean is not None:
+            values -= mean
+        if scale is not None:
+            values /= scale
+        return values
+
+    return standardise
+
+
+def _numeric_branch(
+    selected: list[str], operations: list[Callable[[np.ndarray], np.ndarray]]
+) -> Callable[[pd.DataFrame], np.ndarray]:
+    def numeric(frame: pd.DataFrame) -> np.ndarray:
+        try:
+            values = _numeric_values(frame, selected)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise _Unsupported from exc
+        if np.isinf(values).any():
+            raise _Unsupported
+        for operation in operations:
+            values = operation(values)
+        return values
+
+    return numeric
+
+
+def _numeric_values(frame: pd.DataFrame, selected: list[str]) -> np.ndarray:
+    """The ``selected`` columns as a new float64 array (missing values as NaN)."""
+    if all(isinstance(dtype, np.dtype) and dtype.kind in "fiub" for dtype in frame.dtypes):
+        # One conversion of the whole frame (a single block when all are float64) is
+        # much cheaper than one Series per column.
+        position = {name: i for i, name in enumerate(frame.columns)}
+        whole: np.ndarray = frame.to_numpy(dtype=np.float64)
+        picked: np.ndarray = whole[:, [position[name] for name in selected]]  # a copy
+        return picked
+    values = np.empty((len(frame), len(selected)), dtype=np.float64)
+    for i, column in enumerate(selected):
+        values[:, i] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    return values
+
+
+def _probes(samples: pd.DataFrame) -> list[pd.DataFrame]:
+    """The sample rows, and the same rows with every numeric value missing."""
+    missing = samples.copy()
+    for column in missing.columns:
+        if pd.api.types.is_numeric_dtype(missing[column]) and not pd.api.types.is_bool_dtype(
+            missing[column]
+        ):
+            missing[column] = np.nan
+    return [samples, missing, samples.iloc[:1]]
+
+
+def _same(got: np.ndarray, expected: Any) -> bool:
+    return (
+        isinstance(expected, np.ndarray)
+        and got.dtype == expected.dtype
+        and got.shape == expected.shape
+        and np.array_equal(got, expected, equal_nan=True)
+    )

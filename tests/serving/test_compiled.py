@@ -1,0 +1,121 @@
+"""The compiled preprocessing gives scikit-learn's numbers and errors, or is not used."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from loopline.components import build_preprocessor
+from loopline.serving._compiled import compile_preprocessing
+
+NUMERIC = [
+    "Culmen Length (mm)",
+    "Culmen Depth (mm)",
+    "Flipper Length (mm)",
+    "Body Mass (g)",
+    "Delta 15 N (o/oo)",
+    "Delta 13 C (o/oo)",
+]
+CATEGORICAL = ["Island", "Sex", "Clutch Completion", "Individual ID"]
+
+
+@pytest.fixture(scope="module")
+def penguins() -> pd.DataFrame:
+    """Palmer penguins (the raw table shipped by ``palmerpenguins``): gaps in most columns."""
+    pytest.importorskip("palmerpenguins")
+    path = resources.files("palmerpenguins").joinpath("data/penguins-raw.csv")
+    with resources.as_file(path) as csv:
+        frame = pd.read_csv(csv)
+    frame["Date Egg"] = pd.to_datetime(frame["Date Egg"])
+    return frame
+
+
+def _fitted(frame: pd.DataFrame, **options: object) -> Pipeline:
+    preprocess = build_preprocessor(
+        NUMERIC,
+        CATEGORICAL,
+        ["Date Egg"],
+        text=["Comments"],
+        category_counts={c: frame[c].nunique() for c in CATEGORICAL},
+        **options,  # type: ignore[arg-type]
+    )
+    return preprocess.fit(frame, frame["Species"])
+
+
+@pytest.mark.parametrize("scale", [True, False])
+def test_compiled_equals_scikit_learn_bit_for_bit_on_a_real_table(
+    penguins: pd.DataFrame, scale: bool
+) -> None:
+    train, served = penguins.iloc[:250], penguins.iloc[250:]
+    preprocess = _fitted(train, scale=scale)
+    compiled = compile_preprocessing(preprocess, train.head(20))
+    assert compiled is not None
+    for frame in (served, served.head(1), served.iloc[[5, 2, 9]]):
+        expected = preprocess.transform(frame)
+        got = compiled(frame)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert np.array_equal(got, expected, equal_nan=True)
+    # Values it never saw at fit: missing numbers, unknown categories, a new date.
+    odd = served.head(4).copy()
+    odd[NUMERIC] = np.nan
+    odd["Island"] = "Atlantis"
+    odd["Date Egg"] = pd.Timestamp("2031-01-01")
+    assert np.array_equal(compiled(odd), preprocess.transform(odd), equal_nan=True)
+
+
+def test_inputs_it_does_not_handle_get_scikit_learns_own_errors(penguins: pd.DataFrame) -> None:
+    preprocess = _fitted(penguins)
+    compiled = compile_preprocessing(preprocess, penguins.head(20))
+    assert compiled is not None
+    for change in ({"Body Mass (g)": np.inf}, {"Body Mass (g)": "heavy"}):
+        bad = penguins.head(3).astype({"Body Mass (g)": object})
+        for column, value in change.items():
+            bad.loc[bad.index[1], column] = value
+        with pytest.raises(ValueError) as expected:
+            preprocess.transform(bad)
+        with pytest.raises(ValueError) as got:
+            compiled(bad)
+        assert str(got.value) == str(expected.value)
+    with pytest.raises(ValueError, match="columns are missing"):
+        compiled(penguins.head(3).drop(columns=["Body Mass (g)"]))
+
+
+def test_a_float_overflow_raises_as_in_scikit_learn() -> None:
+    frame = pd.DataFrame({"x": [0.0, 1e-10, 2e-10]})
+    preprocess = build_preprocessor(["x"], []).fit(frame)
+    compiled = compile_preprocessing(preprocess, frame)
+    assert compiled is not None
+    huge = pd.DataFrame({"x": [1e308]})
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            preprocess.transform(huge)
+        with pytest.raises(FloatingPointError):
+            compiled(huge)
+
+
+def test_pipelines_it_does_not_know_are_left_to_scikit_learn(penguins: pd.DataFrame) -> None:
+    numbers = penguins[NUMERIC].fillna(0.0)
+    by_position = ColumnTransformer([("scale", StandardScaler(), [0, 1])]).fit(numbers)
+    assert compile_preprocessing(Pipeline([("columns", by_position)]), numbers) is None
+    assert (
+        compile_preprocessing(Pipeline([("scale", StandardScaler().fit(numbers))]), numbers) is None
+    )
+    as_frames = build_preprocessor(NUMERIC, ["Island"]).fit(penguins).set_output(transform="pandas")
+    assert compile_preprocessing(as_frames, penguins.head(5)) is None
+    assert compile_preprocessing(_fitted(penguins), penguins.head(0)) is None
+
+
+def test_a_passed_through_remainder_is_compiled_when_it_checks_out(penguins: pd.DataFrame) -> None:
+    numbers = penguins[NUMERIC].fillna(0.0)
+    passthrough = ColumnTransformer(
+        [("scale", StandardScaler(), NUMERIC[:2])], remainder="passthrough"
+    ).fit(numbers)
+    compiled = compile_preprocessing(Pipeline([("columns", passthrough)]), numbers.head(9))
+    assert compiled is not None
+    assert np.array_equal(compiled(numbers), passthrough.transform(numbers))
