@@ -55,17 +55,18 @@ def serve_command(
 ) -> None:
     """Build the service from the project's registry and run it until interrupted.
 
-    With ``workers`` > 1, uvicorn starts that many processes accepting on one listening
-    socket (and restarts one that dies); each loads the models, follows the aliases on its
-    own (so all swap within ``poll_interval`` of a move) and writes request-log files of
-    its own (their names are unique, so the log needs no coordination).
+    With ``workers`` > 1, that many uvicorn processes serve the port, each with a socket of
+    its own that the kernel spreads connections over (``_workers``); one that dies is
+    replaced. Each loads the models, follows the aliases on its own (so all swap within
+    ``poll_interval`` of a move) and writes request-log files of its own (their names are
+    unique, so the log needs no coordination).
     """
     import uvicorn
 
     from ..serving import log_config
 
     try:
-        logging = log_config(log_level, log_format, access_log)
+        logging_config = log_config(log_level, log_format, access_log)
     except ValueError as exc:
         raise InvalidInputError(
             str(exc), hint="See loopline serve --help.", value=f"{log_level}/{log_format}"
@@ -118,27 +119,38 @@ def serve_command(
                 except NotFoundError:
                     continue  # an alias that points nowhere yet is served when it does
                 registry.verify_package(version)
+    from ._workers import check_port, listening_sockets, run_workers
+
+    # Bound (or checked) before the announcement: a port in use is a clear error, not a log.
+    sockets = listening_sockets(host, port, workers) if workers > 1 else None
+    if sockets is None:
+        check_port(host, port)
     what = f"{workers} workers" if workers > 1 else "1 worker"
     console().print(
         f"Serving {model} on http://{host}:{port} with {what} (docs at /docs, metrics at /metrics)"
     )
-    if workers == 1:
+    if sockets is None:
         app, opened = _app(spec)
         try:
-            uvicorn.run(app, host=host, port=port, log_config=logging, access_log=access_log)
+            uvicorn.run(app, host=host, port=port, log_config=logging_config, access_log=access_log)
         finally:
             opened.store.close()
         return
-    os.environ[_WORKER_OPTIONS] = json.dumps(asdict(spec))
-    uvicorn.run(
-        f"{__name__}:worker_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=logging,
-        access_log=access_log,
-    )
+    import logging.config
+
+    logging.config.dictConfig(logging_config)  # the supervisor's own messages, as the workers'
+    os.environ[_WORKER_OPTIONS] = json.dumps(asdict(spec))  # read by worker_app in each worker
+    options = {
+        "app": f"{__name__}:worker_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "log_config": logging_config,
+        "access_log": access_log,
+    }
+    code = run_workers(sockets, options)
+    if code:
+        raise SystemExit(code)
 
 
 def worker_app() -> Any:
