@@ -8,11 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from loopline.components import build_preprocessor
-from loopline.serving._compiled import compile_preprocessing
+from loopline.serving._compiled import compile_preprocessing, compile_probabilities
 
 NUMERIC = [
     "Culmen Length (mm)",
@@ -119,3 +122,41 @@ def test_a_passed_through_remainder_is_compiled_when_it_checks_out(penguins: pd.
     compiled = compile_preprocessing(Pipeline([("columns", passthrough)]), numbers.head(9))
     assert compiled is not None
     assert np.array_equal(compiled(numbers), passthrough.transform(numbers))
+
+
+@pytest.mark.parametrize("forest", [RandomForestClassifier, ExtraTreesClassifier])
+@pytest.mark.parametrize("load", [load_wine, load_breast_cancer])
+def test_forest_probabilities_equal_scikit_learns_bit_for_bit(forest: type, load: object) -> None:
+    X, y = load(return_X_y=True)  # type: ignore[operator]
+    model = forest(n_estimators=25, random_state=0).fit(X[::2], y[::2])
+    fast = compile_probabilities(model, X[:10])
+    assert fast is not None
+    for rows in (X[1::2], X[1:2], X[::-3]):
+        assert np.array_equal(fast(rows), model.predict_proba(rows))
+
+
+def test_forest_inputs_it_does_not_handle_get_scikit_learns_answer_or_error() -> None:
+    X, y = load_wine(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    fast = compile_probabilities(model, X[:5])
+    assert fast is not None
+    with_gap = X[:3].copy()
+    with_gap[1, 4] = np.nan  # forests learn where missing values go: scikit-learn decides
+    assert np.array_equal(fast(with_gap), model.predict_proba(with_gap))
+    with pytest.raises(ValueError) as expected:
+        model.predict_proba(X[:3, :5])
+    with pytest.raises(ValueError) as got:
+        fast(X[:3, :5])
+    assert str(got.value) == str(expected.value)
+    with np.errstate(over="raise"):  # as served: too large for the trees' float32
+        for predict_proba in (model.predict_proba, fast):
+            with pytest.raises(FloatingPointError):
+                predict_proba(np.full((2, X.shape[1]), 1e39))
+
+
+def test_other_estimators_keep_their_own_predict_proba() -> None:
+    X, y = load_wine(return_X_y=True)
+    assert compile_probabilities(LogisticRegression(max_iter=5000).fit(X, y), X[:5]) is None
+    two_outputs = RandomForestClassifier(n_estimators=5).fit(X, np.c_[y, y])
+    assert compile_probabilities(two_outputs, X[:5]) is None
+    assert compile_probabilities(RandomForestClassifier(n_estimators=5).fit(X, y), X[:0]) is None

@@ -1,10 +1,12 @@
-"""A served model's fitted preprocessing without scikit-learn's per-call overhead.
+"""A served model's fitted parts without scikit-learn's per-call overhead.
 
-scikit-learn's ``transform`` re-checks its input and its fitted state on every call. For
-the ``ColumnTransformer`` of a served pipeline that costs milliseconds per call whatever
-the number of rows (2-6 ms on a 2-core machine for 20 numeric columns): most of the cost
-of a small batch. ``compile_preprocessing`` turns the fitted preprocessing into one
-function that does the same arithmetic:
+scikit-learn re-checks its input and its fitted state on every call, and a forest
+dispatches its trees through joblib. That costs milliseconds per call whatever the
+number of rows: 2-6 ms for the ``ColumnTransformer`` of 20 numeric columns, 6 ms for a
+100-tree random forest, on a 2-core machine; most of the cost of a small batch.
+
+``compile_preprocessing`` turns the fitted preprocessing into one function doing the same
+arithmetic:
 
 - the numeric branches (``SimpleImputer`` and ``StandardScaler`` in any order, as
   ``build_preprocessor`` makes them) become numpy on the branch's columns;
@@ -12,10 +14,14 @@ function that does the same arithmetic:
   called on its columns, without the ``ColumnTransformer`` around it;
 - steps before the ``ColumnTransformer`` (``FeatureFunctions``) run as they are.
 
-The function is used only if it gives scikit-learn's numbers bit for bit on the package's
-sample rows, and on them again with every numeric value missing; anything it does not
-recognise, any input it cannot convert and any infinity (which scikit-learn refuses with
-its own message) go to scikit-learn's ``transform``, so answers and errors stay the same.
+``compile_probabilities`` sums a random forest's (or extra trees') tree probabilities in a
+loop, as scikit-learn does with one job.
+
+Each is used only if it gives scikit-learn's numbers bit for bit on the package's sample
+rows (and, for the preprocessing, on them again with every numeric value missing).
+Anything they do not recognise, any input they cannot convert and any infinity or missing
+value where scikit-learn checks for them go to scikit-learn's own method, so answers and
+errors stay the same.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 Transform = Callable[[pd.DataFrame], np.ndarray]
+Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def compile_preprocessing(preprocess: Any, samples: pd.DataFrame) -> Transform | None:
@@ -220,6 +227,62 @@ def _numeric_values(frame: pd.DataFrame, selected: list[str]) -> np.ndarray:
     for i, column in enumerate(selected):
         values[:, i] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
     return values
+
+
+def compile_probabilities(estimator: Any, samples: np.ndarray) -> Predict | None:
+    """A faster equivalent of ``estimator.predict_proba``, or ``None`` if there is none.
+
+    Random forests and extra trees (one output) sum their trees' probabilities in a loop,
+    as scikit-learn does with one job, without its per-call checks and job dispatch (6 ms
+    per call for 100 trees, whatever the number of rows).
+
+    Args:
+        estimator: A fitted classifier (the model's last step).
+        samples: Preprocessed rows to check the equivalent against.
+    """
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+    if type(estimator) not in (RandomForestClassifier, ExtraTreesClassifier):
+        return None
+    try:
+        if estimator.n_outputs_ != 1 or len(samples) == 0:
+            return None
+        fast = _forest(estimator)
+        equal = _same(fast(samples), estimator.predict_proba(samples))
+    except Exception as exc:
+        logger.debug("The estimator is not compiled: %r", exc)
+        return None
+    if not equal:
+        logger.debug("The compiled estimator differs from scikit-learn's; not used.")
+        return None
+    slow: Predict = estimator.predict_proba
+
+    def predict_proba(X: np.ndarray) -> np.ndarray:
+        try:
+            return fast(X)
+        except _Unsupported:
+            return slow(X)
+
+    return predict_proba
+
+
+def _forest(forest: Any) -> Predict:
+    trees = [(tree.tree_, int(tree.n_classes_)) for tree in forest.estimators_]
+    classes, features = int(forest.n_classes_), int(forest.n_features_in_)
+
+    def predict_proba(X: np.ndarray) -> np.ndarray:
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != features:
+            raise _Unsupported
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        if not np.isfinite(X32).all():  # missing values, or too large for float32
+            raise _Unsupported
+        total = np.zeros((len(X32), classes), dtype=np.float64)
+        for tree, n in trees:
+            total += tree.predict(X32)[:, :n]
+        total /= len(trees)
+        return total
+
+    return predict_proba
 
 
 def _probes(samples: pd.DataFrame) -> list[pd.DataFrame]:

@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import BackendUnavailableError, LooplineError, NotFoundError
 from ..requestlog import Records, RequestLog, append_error, prediction_outputs
 from ._batcher import BatchResult, MicroBatcher, Predictions
-from ._compiled import compile_preprocessing
+from ._compiled import compile_preprocessing, compile_probabilities
 from ._payload import read_records
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ class LoadedModel:
     loaded_at: float = field(default_factory=time.time)
     _preprocess: Any = field(init=False, repr=False, default=None)
     _final: Any = field(init=False, repr=False, default=None)
+    _probabilities: Any = field(init=False, repr=False, default=None)
     _features_only: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
@@ -134,14 +135,23 @@ class LoadedModel:
             # what Pipeline.predict and Pipeline.predict_proba each do on their own.
             preprocess, self._final = model[:-1], model.steps[-1][1]
             self._preprocess = preprocess.transform
-            try:
-                samples = self.package.samples()[self.package.features]
-            except Exception:  # an imported package may have no sample rows
-                return
-            compiled = compile_preprocessing(preprocess, samples)
+        self._probabilities = getattr(self._final, "predict_proba", None)
+        try:
+            samples = self.package.samples()[self.package.features]
+        except Exception:  # an imported package may have no sample rows
+            return
+        # Equivalents without scikit-learn's per-call overhead, where they give its numbers
+        # on the sample rows (_compiled).
+        if self._preprocess is not None:
+            compiled = compile_preprocessing(model[:-1], samples)
             if compiled is not None:
                 # It reads its columns by name: no copy of the frame's feature columns.
                 self._preprocess, self._features_only = compiled, True
+        if self._probabilities is not None and self.package.task == "classification":
+            with contextlib.suppress(Exception):
+                preprocessed = samples if self._preprocess is None else self._preprocess(samples)
+                fast = compile_probabilities(self._final, preprocessed)
+                self._probabilities = fast or self._probabilities
 
     def predict(self, frame: pd.DataFrame) -> Predictions:
         """Predict a batch; classifiers also give class probabilities.
@@ -162,7 +172,7 @@ class LoadedModel:
         Xt = X if self._preprocess is None else self._preprocess(X)
         if self.package.task != "classification" or not hasattr(model, "predict_proba"):
             return Predictions(np.asarray(self._final.predict(Xt)))
-        proba = np.asarray(self._final.predict_proba(Xt))
+        proba = np.asarray(self._probabilities(Xt))
         classes = np.asarray(model.classes_)
         if _predicts_argmax(model):
             predictions = classes[proba.argmax(axis=1)]
