@@ -159,10 +159,13 @@ def check_request_log(root: str | os.PathLike[str]) -> Location:
 
 
 def _options(protocol: str) -> dict[str, Any]:
-    """Storage options we add: bounded timeouts and retries for S3, under the user's own."""
+    """Storage options we add for S3: bounded timeouts and retries (under the user's own
+    fsspec configuration), and no listings cache."""
     if protocol not in ("s3", "s3a"):
         return {}
     import fsspec.config
 
     configured = fsspec.config.conf.get("s3", {}).get("config_kwargs") or {}
-    return {"config_kwargs": {**_S3_CONFIG, **configured}}
+    # No cached listings: other processes (the replicas) add files all the time, and a
+    # reader must see them; each read lists once per day of its window anyway.
+    return {"config_kwargs": {**_S3_CONFIG, **configured}, "use_listings_cache": False}
