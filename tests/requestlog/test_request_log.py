@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -403,6 +404,84 @@ def test_an_error_line_cut_off_by_a_crash_is_skipped(tmp_path: Path) -> None:
         handle.write('{"time": 17145\n')  # what a kill -9 mid-write could leave
     append_error(tmp_path, "churn", 422, "third", when=T0.timestamp() + 1)
     assert count_errors(tmp_path, "churn", None, T0 + timedelta(hours=1)) == 2
+
+
+def test_errors_are_counted_by_window_wherever_the_log_is(root: Root) -> None:
+    # One at a time (as a process without a RequestLog writes them), and batched by a log.
+    before, late, next_day = T0 - timedelta(hours=2), T0, T0 + timedelta(minutes=20)
+    append_error(root.url, "churn", 422, "record 0: bad", when=before.timestamp())
+    with RequestLog(root.url) as log:
+        for moment in (late, late, next_day):
+            log.append_error("churn", 422, "record 0: bad", when=moment.timestamp())
+        log.append_error("other", 500, "boom", when=late.timestamp())
+    assert log.stats.failed_writes == log.stats.dropped_errors == 0
+
+    end = T0 + timedelta(hours=1)
+    assert count_errors(root.url, "churn", None, end) == 4
+    assert count_errors(root.url, "churn", T0 - timedelta(minutes=5), end) == 3
+    assert count_errors(root.url, "churn", T0 + timedelta(minutes=1), end) == 1
+    assert count_errors(root.url, "churn", None, T0) == 1  # the end is excluded
+    assert count_errors(root.url, "other", None, end) == 1
+    assert count_errors(root.url, "nobody", None, end) == 0
+    if isinstance(root.url, str):  # an object store cannot append: a folder per day
+        import s3fs
+
+        fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+        base = root.url.removeprefix("s3://") + "/model=churn/errors"
+        names = [path.removeprefix(base + "/") for path in fs.find(base)]
+        assert [name.split("/")[0] for name in sorted(names)] == [
+            "date=2024-05-01",
+            "date=2024-05-01",  # one object of the log's two errors of that day
+            "date=2024-05-02",
+        ]
+        assert all(
+            re.fullmatch(r"date=[\d-]{10}/\d{8}T\d{12}Z-[0-9a-f]{32}\.jsonl", n) for n in names
+        )
+
+
+def test_count_errors_reads_both_layouts_in_a_local_folder(tmp_path: Path) -> None:
+    # A remote log copied to a local folder (aws s3 sync) has a folder per day.
+    append_error(tmp_path, "churn", 422, "a line of the day's file", when=T0.timestamp())
+    batch = tmp_path / "model=churn" / "errors" / "date=2024-05-01"
+    batch.mkdir()
+    lines = [{"time": T0.timestamp() + i, "status": 500, "error": "boom"} for i in (1, 2)]
+    (batch / "20240501T235001000000Z-0a.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8"
+    )
+    (batch / "notes.txt").write_text("not ours", encoding="utf-8")
+    assert count_errors(tmp_path, "churn", None, T0 + timedelta(hours=1)) == 3
+    assert count_errors(tmp_path, "churn", T0 + timedelta(seconds=2), T0 + timedelta(hours=1)) == 1
+
+
+def test_a_failed_remote_write_is_logged_counted_and_shows_no_credentials(
+    s3_bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import s3fs
+
+    url = f"{s3_bucket}/requests"
+    log = RequestLog(url, flush_interval=3600)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.rm(s3_bucket.removeprefix("s3://"), recursive=True)  # gone after the log opened
+    with caplog.at_level(logging.WARNING, logger="loopline.requestlog"):
+        log.append("churn", 1, "r1", inputs(2), outputs(2), 1.0, T0)
+        log.append_error("churn", 422, "bad", when=T0.timestamp())
+        assert log.flush(timeout=60)  # the writer survives: the service keeps serving
+        log.append("churn", 1, "r2", inputs(1), outputs(1), 1.0, T0)
+        log.close()
+
+    stats = log.stats
+    assert (stats.written_rows, stats.dropped_rows, stats.pending_rows) == (0, 3, 0)
+    assert (stats.failed_writes, stats.dropped_errors) == (3, 1)
+    assert (
+        f"Could not write 2 request-log rows to {url}/model=churn/date=2024-05-01/hour=23: "
+        in caplog.text
+    )
+    assert (
+        f"Could not write 1 request-log error records to {url}/model=churn/errors/"
+        "date=2024-05-01: " in caplog.text
+    )
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 def _entries(*specs: tuple[Records | pd.DataFrame, dict[str, object]]) -> list[_Entry]:

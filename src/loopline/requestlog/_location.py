@@ -107,7 +107,8 @@ class Location:
         except FileNotFoundError as exc:
             raise ConfigError(
                 f"The bucket {bucket!r} of the request log {self.url} does not exist.",
-                hint=f"Create the bucket, or point {SETTING} at an existing one.",
+                hint=f"Create the bucket, or point the request log ({SETTING}) at one that "
+                "exists.",
                 url=self.url,
             ) from exc
         except backend_errors() as exc:
@@ -133,8 +134,8 @@ def location_of(root: str | os.PathLike[str]) -> Location:
     except (ImportError, ValueError) as exc:
         raise ConfigError(
             f"The request log location {shown!r} cannot be used: {redact(str(exc))}.",
-            hint=f"Set {SETTING} to a local folder or an fsspec URL such as "
-            "s3://bucket/prefix (pip install 'loopline[s3]' for s3://).",
+            hint=f"Set the request log's location ({SETTING}) to a local folder or an "
+            "fsspec URL such as s3://bucket/prefix (pip install 'loopline[s3]' for s3://).",
             value=shown,
         ) from exc
     if "file" in fs.protocol or "local" in fs.protocol:
