@@ -110,8 +110,11 @@ def feedback_command(project: Path | None, file: Path, model: str) -> None:
     from ..registry import Registry
     from ..store import Store
 
+    from ..requestlog import check_request_log
+
     records = read_feedback_file(file)
     settings = load_settings(project)
+    check_request_log(settings.request_log_url)  # labels match nothing in a missing bucket
     with Store(settings.store_url) as store:
         registry = Registry(store, ArtifactStore(settings.artifacts_url))
         try:  # labels are checked against the production version's target

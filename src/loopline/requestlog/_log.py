@@ -363,7 +363,7 @@ class RequestLog:
             if not self._closed:
                 self._queue.put(_Error(model, day, record))
                 return
-        _put_errors(self._location, model, day, [record])  # closed: no writer to batch it
+        self._write_errors({(model, day): [record]})  # closed: no writer thread to batch it
 
     def flush(self, timeout: float | None = None) -> bool:
         """Write every row appended so far, and wait until it is on disk.
@@ -1066,8 +1066,8 @@ def _read_file(
     """The file's rows in [start, end), or ``None`` (and a warning) if it cannot be read."""
     source: Path | str | pa.BufferReader = path
     if location.fs is not None:
-        # One GET for the whole object: files are a few MB at most, and a ranged read of
-        # the footer and then the columns would take several round trips.
+        # One GET for the whole object: a file is one flush (at most flush_rows rows), and
+        # ranged reads of the footer and then of each column would take several round trips.
         try:
             source = pa.BufferReader(location.fs.cat_file(path))
         except FileNotFoundError as exc:  # deleted since it was listed
