@@ -49,6 +49,7 @@ def test_defaults_without_loopline_toml(tmp_path: Path) -> None:
         name=here.name,
         store_url=f"sqlite:///{here / '.loopline' / 'loopline.db'}",
         artifacts_url=str(here / ".loopline" / "artifacts"),
+        request_log_url=str(here / ".loopline" / "requests"),
         executor="inprocess",
         max_workers=None,
         pipelines={},
@@ -115,6 +116,9 @@ url = "sqlite:////from/file/loopline.db"
 [artifacts]
 url = "/from/file/artifacts"
 
+[serving]
+request_log = "/from/file/requests"
+
 [run]
 executor = "inprocess"
 max_workers = 2
@@ -128,6 +132,8 @@ max_workers = 2
         ("LOOPLINE_STORE_URL", "sqlite:////from/env/loopline.db", "store_url"),
         ("LOOPLINE_ARTIFACTS_URL", "s3://bucket/artifacts", "artifacts_url"),
         ("LOOPLINE_ARTIFACTS_URL", "/from/env/artifacts", "artifacts_url"),
+        ("LOOPLINE_REQUEST_LOG_URL", "s3://bucket/requests", "request_log_url"),
+        ("LOOPLINE_REQUEST_LOG_URL", "/from/env/requests", "request_log_url"),
         ("LOOPLINE_EXECUTOR", "process", "executor"),
     ],
 )
@@ -139,7 +145,7 @@ def test_environment_overrides_the_file(
     monkeypatch.setenv(variable, value)
     settings = load_settings()
     assert getattr(settings, attribute) == value
-    others = {"store_url", "artifacts_url", "executor"} - {attribute}
+    others = {"store_url", "artifacts_url", "request_log_url", "executor"} - {attribute}
     assert {a: getattr(settings, a) for a in others} == {a: getattr(from_file, a) for a in others}
 
 
@@ -148,6 +154,7 @@ def test_the_file_overrides_the_defaults(tmp_path: Path) -> None:
     settings = load_settings()
     assert settings.store_url == "sqlite:////from/file/loopline.db"
     assert settings.artifacts_url == "/from/file/artifacts"
+    assert settings.request_log_url == "/from/file/requests"
     assert settings.max_workers == 2
 
 
@@ -226,10 +233,12 @@ def test_relative_artifact_folders_are_resolved_against_the_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, expected: str
 ) -> None:
     project = tmp_path / "project"
-    write_project(project, f'[artifacts]\nurl = "{url}"\n')
+    write_project(project, f'[artifacts]\nurl = "{url}"\n\n[serving]\nrequest_log = "{url}"\n')
     (project / "sub").mkdir()
     monkeypatch.chdir(project / "sub")
-    assert load_settings().artifacts_url == expected.format(root=project.resolve())
+    settings = load_settings()
+    assert settings.artifacts_url == expected.format(root=project.resolve())
+    assert settings.request_log_url == expected.format(root=project.resolve())
 
 
 # -- checking loopline.toml --------------------------------------------------------------
@@ -322,7 +331,7 @@ def test_unknown_section_suggests_the_closest(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)) as info:
         load_settings()
     assert info.value.key == "trainig"
-    assert "Known sections: project, store, artifacts, run, pipelines" in str(info.value)
+    assert "Known sections: project, store, artifacts, serving, run, pipelines" in str(info.value)
 
 
 def test_unknown_section_without_a_close_match(tmp_path: Path) -> None:

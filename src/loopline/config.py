@@ -4,14 +4,21 @@ A project is a folder with a ``loopline.toml`` (found from the working directory
 upwards) and a ``.loopline/`` folder holding the embedded store and artifacts.
 ``LOOPLINE_*`` environment variables override the file:
 
-=========================  ==========================================  ======================
-variable                   meaning                                     default
-=========================  ==========================================  ======================
-``LOOPLINE_PROJECT_DIR``   the project folder                          found from the cwd
-``LOOPLINE_STORE_URL``     SQLAlchemy URL of the metadata store        ``.loopline/loopline.db``
-``LOOPLINE_ARTIFACTS_URL`` folder or fsspec URL of the artifact store  ``.loopline/artifacts``
-``LOOPLINE_EXECUTOR``      ``inprocess`` or ``process``                ``inprocess``
-=========================  ==========================================  ======================
+============================  ==========================================  ========================
+variable                      meaning                                     default
+============================  ==========================================  ========================
+``LOOPLINE_PROJECT_DIR``      the project folder                          found from the cwd
+``LOOPLINE_STORE_URL``        SQLAlchemy URL of the metadata store        ``.loopline/loopline.db``
+``LOOPLINE_ARTIFACTS_URL``    folder or fsspec URL of the artifact store  ``.loopline/artifacts``
+``LOOPLINE_REQUEST_LOG_URL``  folder or fsspec URL of the request log     ``.loopline/requests``
+``LOOPLINE_EXECUTOR``         ``inprocess`` or ``process``                ``inprocess``
+============================  ==========================================  ========================
+
+The file's keys for these are ``[store] url``, ``[artifacts] url``, ``[serving]
+request_log`` and ``[run] executor``. A relative folder is resolved against the project
+folder. The request log may live on an object store (``s3://bucket/prefix``) so that
+serving replicas on several hosts write it and the controller reads it; its credentials
+come only from the usual AWS variables or fsspec's options, never from loopline.toml.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "project": {"name": str},
     "store": {"url": str},
     "artifacts": {"url": str},
+    "serving": {"request_log": str},
     "run": {"executor": str, "max_workers": int, "address": str},
     "pipelines": {},  # any name -> "module:attr" or "path.py:attr"
 }
@@ -87,6 +95,10 @@ class Settings:
         name: The project's name.
         store_url: SQLAlchemy URL of the metadata store.
         artifacts_url: Folder or fsspec URL of the artifact store.
+        request_log_url: Folder or fsspec URL of the request log (``[serving]
+            request_log``, ``LOOPLINE_REQUEST_LOG_URL``; default ``.loopline/requests``):
+            where ``loopline serve`` writes the requests it answered and monitoring and
+            the controller read them.
         executor: Name of the executor that runs steps.
         max_workers: Worker processes of the ``process`` executor (None: one per CPU), or
             CPUs of a private Ray the ``ray`` executor starts when no address is given.
@@ -101,6 +113,7 @@ class Settings:
     name: str
     store_url: str
     artifacts_url: str
+    request_log_url: str
     executor: str = "inprocess"
     max_workers: int | None = None
     ray_address: str | None = None
@@ -248,6 +261,11 @@ def load_settings(project_dir: str | os.PathLike[str] | None = None) -> Settings
         or data.get("artifacts", {}).get("url")
         or str(state / "artifacts")
     )
+    request_log_url = (
+        os.environ.get("LOOPLINE_REQUEST_LOG_URL")
+        or data.get("serving", {}).get("request_log")
+        or str(state / "requests")
+    )
     run = data.get("run", {})
     max_workers = os.environ.get("LOOPLINE_MAX_WORKERS") or run.get("max_workers")
     try:
@@ -259,12 +277,14 @@ def load_settings(project_dir: str | os.PathLike[str] | None = None) -> Settings
         ) from exc
     store_url = _relative_to(store_url, root)
     artifacts_url = _relative_to(artifacts_url, root)
+    request_log_url = _relative_to(request_log_url, root)
     _refuse_emptied_store(store_url, artifacts_url)
     return Settings(
         project_dir=root,
         name=data.get("project", {}).get("name") or root.name,
         store_url=store_url,
         artifacts_url=artifacts_url,
+        request_log_url=request_log_url,
         executor=os.environ.get("LOOPLINE_EXECUTOR") or run.get("executor") or "inprocess",
         max_workers=max_workers,
         ray_address=os.environ.get("LOOPLINE_RAY_ADDRESS") or run.get("address"),

@@ -1,6 +1,6 @@
-"""The loop on shared stores, from the command line: artifacts on an S3-protocol server,
-the metadata store on each backend (PostgreSQL too, when available), several server
-processes and several replicas following one alias.
+"""The loop on shared stores, from the command line: artifacts and the request log on an
+S3-protocol server, the metadata store on each backend (PostgreSQL too, when available),
+several server processes and several replicas following one alias.
 
 Needs ``LOOPLINE_TEST_S3_ENDPOINT`` (CI starts moto's server, see ``.ci/s3.sh``).
 """
@@ -61,14 +61,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 def shared(
     tmp_path: Path, store_urls: StoreUrls, s3_bucket: str, s3_env: dict[str, str]
 ) -> tuple[Path, dict[str, str]]:
-    """A project whose store is ``store_urls``' backend and whose artifacts are on S3,
-    trained once (version 1 in production); and the environment its commands run with."""
+    """A project whose store is ``store_urls``' backend and whose artifacts and request log
+    are on S3, trained once (version 1 in production); and the environment its commands
+    run with."""
     folder = tmp_path / "project"
     (folder / "data").mkdir(parents=True)
     make_loans(1500, seed=0).to_csv(folder / "data" / "history.csv", index=False)
     url = store_urls.new()
     (folder / "loopline.toml").write_text(PROJECT.format(store_url=url, max_iter=2000))
-    env = {**s3_env, "LOOPLINE_ARTIFACTS_URL": f"{s3_bucket}/artifacts"}
+    env = {
+        **s3_env,
+        "LOOPLINE_ARTIFACTS_URL": f"{s3_bucket}/artifacts",
+        "LOOPLINE_REQUEST_LOG_URL": f"{s3_bucket}/requests",
+    }
     done = run_cli("run", cwd=folder, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "production" in " ".join(done.stdout.split())
@@ -179,12 +184,23 @@ def test_run_serve_with_workers_and_monitor_on_shared_stores(
     for sender in senders:
         sender.join(timeout=60)
     assert answers == [(200, "loans/1")] * 20
+    refused = httpx.post(f"{server.url}/predict", json=[{"nonsense": 1}], timeout=30)
+    assert refused.status_code == 422  # counted in error_rate
     err = server.stop()  # each worker flushes its request-log files on the way out
     assert "Traceback" not in err, err
 
+    # The request log is on S3 too: Parquet parts and the errors' batch objects.
+    requests = f"{env['LOOPLINE_REQUEST_LOG_URL']}/model=loans"
+    written = fs.find(requests)
+    assert not (folder / ".loopline" / "requests").exists()
+    assert any(path.endswith(".parquet") for path in written)
+    assert [path for path in written if "/errors/date=" in path and path.endswith(".jsonl")]
     done = run_cli("monitor", "loans@production", "--window", "1h", cwd=folder, env=env)
     assert done.returncode == 0, done.stderr
     assert "loans/1: 40 records in 20 requests" in " ".join(done.stdout.split())
+    done = run_cli("monitor", "loans@production", "--window", "1h", "--json", cwd=folder, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["signals"]["error_rate"] == pytest.approx(1 / 21)
 
 
 def test_two_replicas_follow_a_promotion_with_no_failed_request(

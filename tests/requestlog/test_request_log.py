@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -32,6 +33,8 @@ from loopline.requestlog import (
 )
 from loopline.requestlog._log import _direct_table, _Entry, _frame_of, _table_of, _to_arrow
 
+from .conftest import LogRoot as Root
+
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 23, 50, tzinfo=UTC)
 
@@ -61,12 +64,12 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_rows_round_trip_one_row_per_record(tmp_path: Path) -> None:
-    with RequestLog(tmp_path) as log:
+def test_rows_round_trip_one_row_per_record(root: Root) -> None:
+    with RequestLog(root.url) as log:
         log.append("churn", 3, "r1", inputs(2), outputs(2), 4.5, T0)
         log.append("churn", "3", "r2", inputs(3, 10), outputs(3), 7.0, T0 + timedelta(seconds=1))
 
-    frame, stats = read_request_log(tmp_path, "churn")
+    frame, stats = read_request_log(root.url, "churn")
 
     assert list(frame.columns) == [
         *BASE_COLUMNS,
@@ -92,37 +95,37 @@ def test_rows_round_trip_one_row_per_record(tmp_path: Path) -> None:
     assert log.stats.written_rows == 5 and log.stats.pending_rows == 0
 
 
-def test_records_and_frames_are_logged_alike(tmp_path: Path) -> None:
+def test_records_and_frames_are_logged_alike(root: Root) -> None:
     # The service logs the fast path's Records; requests that took the full path are frames.
     def records(age: float, color: str) -> Records:
         return Records(("age", "color"), ([age], [color]), (NUMERIC, TEXT))
 
-    with RequestLog(tmp_path) as log:
+    with RequestLog(root.url) as log:
         log.append("churn", 1, "r1", records(30, "red"), outputs(1), 1.0, T0)
         log.append("churn", 1, "r2", inputs(2, 40), outputs(2), 1.0, T0)
         log.append("churn", 1, "r3", records(50.5, "blue"), outputs(1), 1.0, T0)
         log.append("churn", 1, "r4", records(60, "green"), outputs(1), 1.0, T0)
 
-    frame, _ = read_request_log(tmp_path, "churn")
+    frame, _ = read_request_log(root.url, "churn")
     assert frame["request_id"].tolist() == ["r1", "r2", "r2", "r3", "r4"]
     assert frame["in.age"].tolist() == [30.0, 40.0, 41.0, 50.5, 60.0]
     assert frame["in.color"].tolist() == ["red", "red", "blue", "blue", "green"]
-    assert len(part_files(tmp_path)) == 1
+    assert len(root.files()) == 1
 
 
-def test_files_are_partitioned_by_model_date_and_hour(tmp_path: Path) -> None:
+def test_files_are_partitioned_by_model_date_and_hour(root: Root) -> None:
     stamps = [
         T0,  # 2024-05-01 23:50
         T0 + timedelta(minutes=15),  # 2024-05-02 00:05
         T0 + timedelta(minutes=40),  # 2024-05-02 00:30
         datetime(2024, 5, 2, 1, 0),  # naive: UTC, 01:00
     ]
-    with RequestLog(tmp_path) as log:
+    with RequestLog(root.url) as log:
         for i, stamp in enumerate(stamps):
             log.append("churn", 1, f"r{i}", inputs(1, i), outputs(1), 1.0, stamp)
         log.append("fraud", 2, "f0", inputs(1), outputs(1), 1.0, T0)
 
-    folders = sorted(str(path.parent.relative_to(tmp_path)) for path in part_files(tmp_path))
+    folders = sorted(name.rsplit("/", 1)[0] for name in root.files())
     assert folders == [
         "model=churn/date=2024-05-01/hour=23",
         "model=churn/date=2024-05-02/hour=00",
@@ -130,31 +133,30 @@ def test_files_are_partitioned_by_model_date_and_hour(tmp_path: Path) -> None:
         "model=fraud/date=2024-05-01/hour=23",
     ]
     assert all(
-        re.fullmatch(r"part-\d{8}T\d{12}Z-[0-9a-f]{32}\.parquet", path.name)
-        for path in part_files(tmp_path)
+        re.fullmatch(r"part-\d{8}T\d{12}Z-[0-9a-f]{32}\.parquet", name.rsplit("/", 1)[1])
+        for name in root.files()
     )
 
     # A broken file in an hour outside the range is never opened: pruned by its folder name.
-    junk = tmp_path / "model=churn/date=2024-05-01/hour=23/part-junk.parquet"
-    junk.write_bytes(b"not parquet")
+    root.write("model=churn/date=2024-05-01/hour=23/part-junk.parquet", b"not parquet")
     since, until = datetime(2024, 5, 2, 0, 10, tzinfo=UTC), datetime(2024, 5, 2, 1, 0, tzinfo=UTC)
-    frame, stats = read_request_log(tmp_path, "churn", since=since, until=until)
+    frame, stats = read_request_log(root.url, "churn", since=since, until=until)
     assert frame["request_id"].tolist() == ["r2"]
     assert (stats.files_read, stats.files_skipped) == (1, 0)
 
-    frame, stats = read_request_log(tmp_path, "churn", last=timedelta(hours=1), until=until)
+    frame, stats = read_request_log(root.url, "churn", last=timedelta(hours=1), until=until)
     assert frame["request_id"].tolist() == ["r1", "r2"]
-    frame, _ = read_request_log(tmp_path, "churn", since=since)
+    frame, _ = read_request_log(root.url, "churn", since=since)
     assert frame["request_id"].tolist() == ["r2", "r3"]
 
 
-def test_last_rows_reads_the_newest_partitions_first(tmp_path: Path) -> None:
-    with RequestLog(tmp_path) as log:
+def test_last_rows_reads_the_newest_partitions_first(root: Root) -> None:
+    with RequestLog(root.url) as log:
         for hour in range(5):
             stamp = T0 + timedelta(hours=hour)
             log.append("churn", 1, f"r{hour}", inputs(2, hour), outputs(2), 1.0, stamp)
 
-    frame, stats = read_request_log(tmp_path, "churn", last=3)
+    frame, stats = read_request_log(root.url, "churn", last=3)
     assert list(zip(frame["request_id"], frame["row"], strict=True)) == [
         ("r3", 1),
         ("r4", 0),
@@ -218,33 +220,33 @@ def test_later_changes_to_the_inputs_do_not_reach_the_log(tmp_path: Path) -> Non
 
 
 def test_a_truncated_file_is_skipped_counted_and_logged(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    root: Root, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with RequestLog(tmp_path) as log:
+    with RequestLog(root.url) as log:
         log.append("churn", 1, "r1", inputs(3), outputs(3), 1.0, T0)
-    (real,) = part_files(tmp_path)
-    data = real.read_bytes()
-    cut = real.with_name("part-20240501T235959000000Z-cut.parquet")
-    cut.write_bytes(data[: len(data) // 2])
+    (real,) = root.files()
+    data = root.read(real)
+    cut = real.rsplit("/", 1)[0] + "/part-20240501T235959000000Z-cut.parquet"
+    root.write(cut, data[: len(data) // 2])
 
     with caplog.at_level(logging.WARNING, logger="loopline.requestlog"):
-        frame, stats = read_request_log(tmp_path, "churn")
+        frame, stats = read_request_log(root.url, "churn")
 
     assert len(frame) == 3
     assert (stats.files_read, stats.files_skipped, stats.rows) == (1, 1, 3)
-    assert stats.skipped == (str(cut),)
-    assert f"Skipped unreadable request-log file {cut}" in caplog.text
+    assert stats.skipped == (root.shown(cut),)
+    assert f"Skipped unreadable request-log file {root.shown(cut)}" in caplog.text
 
 
-def test_files_with_different_columns_are_unified(tmp_path: Path) -> None:
-    with RequestLog(tmp_path, flush_interval=3600) as log:
+def test_files_with_different_columns_are_unified(root: Root) -> None:
+    with RequestLog(root.url, flush_interval=3600) as log:
         log.append("churn", 1, "old", pd.DataFrame({"age": [1.0]}), {"prediction": [0]}, 1.0, T0)
         log.flush()
         new_inputs = pd.DataFrame({"age": [2.0], "tenure": [5.0]})
         stamp = T0 + timedelta(seconds=1)
         log.append("churn", 2, "new", new_inputs, outputs(1), 1.0, stamp)
 
-    frame, stats = read_request_log(tmp_path, "churn")
+    frame, stats = read_request_log(root.url, "churn")
 
     assert stats.files_read == 2
     assert frame["request_id"].tolist() == ["old", "new"]
@@ -254,15 +256,15 @@ def test_files_with_different_columns_are_unified(tmp_path: Path) -> None:
     assert pd.isna(frame["out.proba.yes"][0]) and frame["out.proba.yes"][1] == 0.75
 
 
-def test_columns_selects_what_is_read(tmp_path: Path) -> None:
-    with RequestLog(tmp_path) as log:
+def test_columns_selects_what_is_read(root: Root) -> None:
+    with RequestLog(root.url) as log:
         log.append("churn", 1, "r1", inputs(2), outputs(2), 1.0)
-    frame, _ = read_request_log(tmp_path, "churn", columns=["in.age", "in.unknown"])
+    frame, _ = read_request_log(root.url, "churn", columns=["in.age", "in.unknown"])
     assert list(frame.columns) == [*BASE_COLUMNS, "in.age"]
 
 
-def test_reading_a_model_never_logged_gives_an_empty_frame(tmp_path: Path) -> None:
-    frame, stats = read_request_log(tmp_path, "nobody")
+def test_reading_a_model_never_logged_gives_an_empty_frame(root: Root) -> None:
+    frame, stats = read_request_log(root.url, "nobody")
     assert list(frame.columns) == list(BASE_COLUMNS) and len(frame) == 0
     assert (stats.files_read, stats.files_skipped, stats.rows) == (0, 0, 0)
 
@@ -402,6 +404,84 @@ def test_an_error_line_cut_off_by_a_crash_is_skipped(tmp_path: Path) -> None:
         handle.write('{"time": 17145\n')  # what a kill -9 mid-write could leave
     append_error(tmp_path, "churn", 422, "third", when=T0.timestamp() + 1)
     assert count_errors(tmp_path, "churn", None, T0 + timedelta(hours=1)) == 2
+
+
+def test_errors_are_counted_by_window_wherever_the_log_is(root: Root) -> None:
+    # One at a time (as a process without a RequestLog writes them), and batched by a log.
+    before, late, next_day = T0 - timedelta(hours=2), T0, T0 + timedelta(minutes=20)
+    append_error(root.url, "churn", 422, "record 0: bad", when=before.timestamp())
+    with RequestLog(root.url) as log:
+        for moment in (late, late, next_day):
+            log.append_error("churn", 422, "record 0: bad", when=moment.timestamp())
+        log.append_error("other", 500, "boom", when=late.timestamp())
+    assert log.stats.failed_writes == log.stats.dropped_errors == 0
+
+    end = T0 + timedelta(hours=1)
+    assert count_errors(root.url, "churn", None, end) == 4
+    assert count_errors(root.url, "churn", T0 - timedelta(minutes=5), end) == 3
+    assert count_errors(root.url, "churn", T0 + timedelta(minutes=1), end) == 1
+    assert count_errors(root.url, "churn", None, T0) == 1  # the end is excluded
+    assert count_errors(root.url, "other", None, end) == 1
+    assert count_errors(root.url, "nobody", None, end) == 0
+    if isinstance(root.url, str):  # an object store cannot append: a folder per day
+        import s3fs
+
+        fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+        base = root.url.removeprefix("s3://") + "/model=churn/errors"
+        names = [path.removeprefix(base + "/") for path in fs.find(base)]
+        assert [name.split("/")[0] for name in sorted(names)] == [
+            "date=2024-05-01",
+            "date=2024-05-01",  # one object of the log's two errors of that day
+            "date=2024-05-02",
+        ]
+        assert all(
+            re.fullmatch(r"date=[\d-]{10}/\d{8}T\d{12}Z-[0-9a-f]{32}\.jsonl", n) for n in names
+        )
+
+
+def test_count_errors_reads_both_layouts_in_a_local_folder(tmp_path: Path) -> None:
+    # A remote log copied to a local folder (aws s3 sync) has a folder per day.
+    append_error(tmp_path, "churn", 422, "a line of the day's file", when=T0.timestamp())
+    batch = tmp_path / "model=churn" / "errors" / "date=2024-05-01"
+    batch.mkdir()
+    lines = [{"time": T0.timestamp() + i, "status": 500, "error": "boom"} for i in (1, 2)]
+    (batch / "20240501T235001000000Z-0a.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8"
+    )
+    (batch / "notes.txt").write_text("not ours", encoding="utf-8")
+    assert count_errors(tmp_path, "churn", None, T0 + timedelta(hours=1)) == 3
+    assert count_errors(tmp_path, "churn", T0 + timedelta(seconds=2), T0 + timedelta(hours=1)) == 1
+
+
+def test_a_failed_remote_write_is_logged_counted_and_shows_no_credentials(
+    s3_bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import s3fs
+
+    url = f"{s3_bucket}/requests"
+    log = RequestLog(url, flush_interval=3600)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.rm(s3_bucket.removeprefix("s3://"), recursive=True)  # gone after the log opened
+    with caplog.at_level(logging.WARNING, logger="loopline.requestlog"):
+        log.append("churn", 1, "r1", inputs(2), outputs(2), 1.0, T0)
+        log.append_error("churn", 422, "bad", when=T0.timestamp())
+        assert log.flush(timeout=60)  # the writer survives: the service keeps serving
+        log.append("churn", 1, "r2", inputs(1), outputs(1), 1.0, T0)
+        log.close()
+
+    stats = log.stats
+    assert (stats.written_rows, stats.dropped_rows, stats.pending_rows) == (0, 3, 0)
+    assert (stats.failed_writes, stats.dropped_errors) == (3, 1)
+    assert (
+        f"Could not write 2 request-log rows to {url}/model=churn/date=2024-05-01/hour=23: "
+        in caplog.text
+    )
+    assert (
+        f"Could not write 1 request-log error records to {url}/model=churn/errors/"
+        "date=2024-05-01: " in caplog.text
+    )
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 def _entries(*specs: tuple[Records | pd.DataFrame, dict[str, object]]) -> list[_Entry]:

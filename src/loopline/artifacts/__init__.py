@@ -5,6 +5,7 @@ from ._materializers import MaterializerRegistry as MaterializerRegistry
 from ._materializers import materializers as materializers
 from ._store import ArtifactStore as ArtifactStore
 from ._store import StoredBlob as StoredBlob
+from ._store import backend_errors as backend_errors
 from ._store import sha256_file as sha256_file
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "BaseMaterializer",
     "MaterializerRegistry",
     "StoredBlob",
+    "backend_errors",
     "materializers",
     "sha256_file",
 ]

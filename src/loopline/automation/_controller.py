@@ -64,8 +64,10 @@ class Controller:
         from ..artifacts import ArtifactStore
         from ..components import parse_workflow_config
         from ..registry import Registry
+        from ..requestlog import check_request_log
         from ..store import Store
 
+        check_request_log(settings.request_log_url)  # a missing bucket fails here, once
         self.settings = settings
         path = str(settings.project_dir / "loopline.toml")
         self.workflow: WorkflowConfig = parse_workflow_config(settings.raw, path)
@@ -74,7 +76,7 @@ class Controller:
         self.store = Store(settings.store_url)
         self.artifacts = ArtifactStore(settings.artifacts_url)
         self.registry = Registry(self.store, self.artifacts, actor=ACTOR)
-        self.request_log = settings.state_dir / "requests"
+        self.request_log = settings.request_log_url
         self.echo = echo or (lambda line: None)
         self.promotion = self.loop.automation.promotion or self.workflow.model.approval
         self._rules = self._alert_rules()
@@ -371,9 +373,9 @@ class Controller:
 
     def _data_since(self, since: datetime, now: datetime, amount: Amount) -> int:
         """How many rows, requests or labelled rows were logged since ``since``."""
-        from ..requestlog import read_request_log
+        from ..requestlog import has_requests, read_request_log
 
-        if not (self.request_log / f"model={self.name}").exists():
+        if not has_requests(self.request_log, self.name):
             return 0
         frame, _ = read_request_log(
             self.request_log, self.name, since=since, until=now + timedelta(seconds=1)
@@ -669,14 +671,14 @@ class Controller:
     def _labelled_requests(self, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Logged records that have labels, as training rows (features + the target), oldest
         first; and beside them their ``timestamp``, ``version`` and ``prediction``."""
-        from ..requestlog import read_request_log
+        from ..requestlog import has_requests, read_request_log
 
         target = self.workflow.data.target
         empty = (
             pd.DataFrame(columns=columns),
             pd.DataFrame(columns=["timestamp", "version", "prediction"]),
         )
-        if not (self.request_log / f"model={self.name}").exists():
+        if not has_requests(self.request_log, self.name):
             return empty
         frame, _ = read_request_log(self.request_log, self.name)
         labels = self.store.monitoring.labels(self.name)
@@ -703,13 +705,13 @@ class Controller:
     # -- the canary --------------------------------------------------------------------------
 
     def _check_canary(self, now: datetime) -> None:
-        from ..requestlog import read_request_log
+        from ..requestlog import has_requests, read_request_log
 
         canary = self.store.state.get(_CANARY)
         auto = self.loop.automation
         started = datetime.fromtimestamp(canary["started"], timezone.utc)
         frame = pd.DataFrame()
-        if (self.request_log / f"model={self.name}").exists():
+        if has_requests(self.request_log, self.name):
             frame, _ = read_request_log(
                 self.request_log, self.name, since=started, until=now + timedelta(seconds=1)
             )

@@ -37,13 +37,15 @@ def monitor_command(
     amount = parse_amount(window, what="--window") if window else None
     with open_registry(project) as registry:
         from ..config import load_settings
+        from ..requestlog import check_request_log
 
-        state = load_settings(project).state_dir
+        request_log = load_settings(project).request_log_url
+        check_request_log(request_log)  # a missing bucket fails here, with its own message
         kind = amount.kind if amount else None
         result = monitor(
             registry,
             model,
-            request_log=state / "requests",
+            request_log=request_log,
             window=amount.duration if amount else None,
             last=last
             if last is not None
@@ -108,17 +110,18 @@ def feedback_command(project: Path | None, file: Path, model: str) -> None:
     from ..registry import Registry
     from ..store import Store
 
+    from ..requestlog import check_request_log
+
     records = read_feedback_file(file)
     settings = load_settings(project)
+    check_request_log(settings.request_log_url)  # labels match nothing in a missing bucket
     with Store(settings.store_url) as store:
         registry = Registry(store, ArtifactStore(settings.artifacts_url))
         try:  # labels are checked against the production version's target
             target = LabelTarget.of(registry.load_package(model))
         except NotFoundError:
             target = None
-        result = attach_feedback(
-            store, settings.state_dir / "requests", model, records, target=target
-        )
+        result = attach_feedback(store, settings.request_log_url, model, records, target=target)
     out = console()
     out.print(f"Attached {result.accepted} label(s) to requests of {model}.")
     for rejected in result.rejected[:20]:

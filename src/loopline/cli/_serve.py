@@ -107,7 +107,12 @@ def serve_command(
     from ..config import load_settings
     from ._check import load_project
 
-    load_project(load_settings(project).project_dir)  # a wrong loop section fails here
+    settings = load_settings(project)
+    load_project(settings.project_dir)  # a wrong loop section fails here
+    from ..requestlog import check_request_log
+
+    # A wrong request-log URL or a missing bucket fails here, not in each worker's startup.
+    check_request_log(settings.request_log_url)
     # Fail now with the registry's message on a bad reference, an unreachable store or an
     # altered package, rather than as a traceback from the server's startup (issue 10, 9).
     with _Registry(spec) as registry:
@@ -199,7 +204,7 @@ def _app(spec: ServeSpec) -> tuple[Any, _Registry]:
         poll_interval=spec.poll_interval,
         token=os.environ.get("LOOPLINE_TOKEN") or None,
         admin_token=os.environ.get("LOOPLINE_ADMIN_TOKEN") or None,
-        request_log_dir=opened.settings.state_dir / "requests",
+        request_log_dir=opened.settings.request_log_url,
     )
     service = PredictionService(
         opened.registry, spec.model, canary=spec.canary, shadow=spec.shadow, options=options

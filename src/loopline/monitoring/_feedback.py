@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +131,7 @@ class FeedbackResult:
 
 def attach_feedback(
     store: Store,
-    request_log: Path,
+    request_log: str | os.PathLike[str],
     model: str,
     records: Iterable[Any],
     *,
@@ -140,7 +141,7 @@ def attach_feedback(
 
     Args:
         store: Where labels are kept.
-        request_log: The request log's folder (to check that the requests exist).
+        request_log: The request log's folder or URL (to check that the requests exist).
         model: The model's name.
         records: ``{"request_id": ..., "label": ..., "row": 0}`` each; ``row`` is the record
             within the request (0 by default).
@@ -197,11 +198,11 @@ def attach_feedback(
     return result
 
 
-def _known_records(root: Path, model: str) -> dict[str, int]:
+def _known_records(root: str | os.PathLike[str], model: str) -> dict[str, int]:
     """request id -> number of records, from the request log."""
-    from ..requestlog import read_request_log
+    from ..requestlog import has_requests, read_request_log
 
-    if not (Path(root) / f"model={model}").exists():
+    if not has_requests(root, model):
         return {}
     frame, _ = read_request_log(root, model, columns=["request_id", "row"])
     if not len(frame):

@@ -9,9 +9,9 @@ and recorded as an event.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -76,7 +76,7 @@ def monitor(
     registry: Registry,
     ref: str,
     *,
-    request_log: Path,
+    request_log: str | os.PathLike[str],
     window: timedelta | None = None,
     last: int | None = None,
     last_labelled: int | None = None,
@@ -89,7 +89,7 @@ def monitor(
     Args:
         registry: The registry the model is resolved in (its package is verified).
         ref: ``NAME@ALIAS`` or ``NAME/VERSION``.
-        request_log: The request log's folder.
+        request_log: The request log's folder or URL (``Settings.request_log_url``).
         window: How far back from ``now`` to look (default: everything logged).
         last: Only the latest this many records of the version instead of a time window.
         last_labelled: The latest records of the version back to the one that makes this
@@ -147,7 +147,7 @@ def monitor(
 
 
 def _read_window(
-    root: Path,
+    root: str | os.PathLike[str],
     version: ModelVersion,
     start: datetime | None,
     end: datetime,
@@ -156,9 +156,9 @@ def _read_window(
     last_requests: int | None = None,
     store: Store | None = None,
 ) -> tuple[pd.DataFrame, Any]:
-    from ..requestlog import read_request_log
+    from ..requestlog import has_requests, read_request_log
 
-    if not (root / f"model={version.model}").exists():
+    if not has_requests(root, version.model):
         from ..requestlog import ReadStats
 
         return pd.DataFrame({"request_id": [], "version": []}), ReadStats(0, 0, 0)

@@ -2,6 +2,8 @@
 
 It sits below both ``loopline.serving`` (which writes it) and ``loopline.monitoring`` and
 ``loopline.automation`` (which read it), so neither reaches into the other for it.
+It lives in a local folder or on an object store (``s3://bucket/prefix``): the
+``request_log_url`` setting (``[serving] request_log``, ``LOOPLINE_REQUEST_LOG_URL``).
 ``Records`` are a request's checked rows as plain columns, the form the service hands to
 the log (and to its micro-batcher) without building a DataFrame per request.
 """
@@ -11,7 +13,9 @@ from ._log import LogStats as LogStats
 from ._log import ReadStats as ReadStats
 from ._log import RequestLog as RequestLog
 from ._log import append_error as append_error
+from ._location import check_request_log as check_request_log
 from ._log import count_errors as count_errors
+from ._log import has_requests as has_requests
 from ._log import prediction_outputs as prediction_outputs
 from ._log import read_request_log as read_request_log
 from ._records import NUMERIC as NUMERIC
@@ -28,8 +32,10 @@ __all__ = [
     "RequestLog",
     "TEXT",
     "append_error",
+    "check_request_log",
     "count_errors",
     "frame_of",
+    "has_requests",
     "prediction_outputs",
     "read_request_log",
 ]

@@ -34,6 +34,17 @@ Requests the service refused or failed have no rows; ``append_error`` records ea
 JSON line in ``<root>/model=<name>/errors/date=YYYY-MM-DD.jsonl`` (a file per UTC day, so
 monitoring reads only the days of its window: ``count_errors``).
 
+The root may also be an fsspec URL (``s3://bucket/prefix``; the setting is ``[serving]
+request_log`` or ``LOOPLINE_REQUEST_LOG_URL``), so that replicas on several hosts write one
+log that the controller reads. Object stores have neither rename nor append, so there each
+file is put as one whole object under its final name (a PUT is atomic: readers see all of
+it or nothing, and no temporary files exist), and the errors of each flush are one small
+object per model and day, ``<root>/model=<name>/errors/date=YYYY-MM-DD/<time>Z-<uuid>.jsonl``.
+``count_errors`` reads both layouts, wherever they are. A bucket that does not exist is an
+error when the log is opened (once, not per flush); a write that fails later is logged as a
+warning with the URL (never credentials) and counted in ``LogStats``, and its rows are
+dropped, as a failed local write's are.
+
 Flat ``in.``/``out.`` columns keep reads fast (Parquet reads only the columns asked for)
 and drift computation simple (a feature is one column). A file holds the columns of its
 requests; ``read_request_log`` unifies files whose columns differ (a column a file lacks
@@ -52,7 +63,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -65,9 +76,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from loopline.artifacts import backend_errors
 from loopline.config import NAME_PATTERN
 from loopline.errors import ConflictError, InvalidInputError
 
+from ._location import Location, location_of, redact
 from ._records import NUMERIC, TEXT, Records, column_of, frame_of
 
 __all__ = [
@@ -77,6 +90,7 @@ __all__ = [
     "RequestLog",
     "append_error",
     "count_errors",
+    "has_requests",
     "prediction_outputs",
     "read_request_log",
 ]
@@ -91,6 +105,7 @@ _DATE_DIR = re.compile(r"date=(\d{4})-(\d{2})-(\d{2})")
 _HOUR_DIR = re.compile(r"hour=(\d{2})")
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Seconds after which a temporary file can only be a crashed writer's leftover.
@@ -108,6 +123,9 @@ class LogStats:
             write (both are logged).
         files_written: Files written.
         pending_rows: Rows appended and not yet written or dropped.
+        failed_writes: Files (and error objects) that could not be written, each logged;
+            their rows are in ``dropped_rows``.
+        dropped_errors: Error records lost in a failed write (remote logs batch them).
     """
 
     appended_rows: int
@@ -115,6 +133,8 @@ class LogStats:
     dropped_rows: int
     files_written: int
     pending_rows: int
+    failed_writes: int = 0
+    dropped_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,13 @@ class _Entry:
 
 
 @dataclass
+class _Error:
+    model: str
+    day: date
+    record: dict[str, Any]
+
+
+@dataclass
 class _Flush:
     done: threading.Event = field(default_factory=threading.Event)
     stop: bool = False
@@ -157,8 +184,9 @@ class RequestLog:
     The layout and columns are in this module's docstring.
 
     Args:
-        root: The log's folder (created if needed). Several processes may share it: file
-            names are unique.
+        root: The log's folder (created if needed), or an fsspec URL such as
+            ``s3://bucket/prefix`` (its bucket must exist). Several processes may share
+            it: file names are unique.
         flush_rows: Write once this many rows are pending.
         flush_interval: Write rows at most this many seconds after they were appended.
         max_pending_rows: Refuse (drop and count) rows beyond this many pending, so a slow
@@ -168,6 +196,8 @@ class RequestLog:
 
     Raises:
         InvalidInputError: If an argument is invalid.
+        ConfigError: If ``root`` is a URL of an unknown scheme, or its bucket does not exist.
+        BackendUnavailableError: If a remote ``root`` cannot be reached.
 
     Example:
         >>> import tempfile
@@ -205,18 +235,25 @@ class RequestLog:
                 f"Got {flush_interval!r} instead.",
                 value=flush_interval,
             )
-        self.root = Path(root)
+        self._location = location_of(root)
+        #: The folder, or the URL of a remote log (as given, without credentials).
+        self.root: Path | str = self._location.folder or self._location.url
         self.flush_rows = flush_rows
         self.flush_interval = float(flush_interval)
         self.max_pending_rows = max_pending_rows
         self.fsync = fsync
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._queue: queue.SimpleQueue[_Entry | _Flush] = queue.SimpleQueue()
+        if self._location.folder is not None:
+            self._location.folder.mkdir(parents=True, exist_ok=True)
+        else:
+            self._location.check()  # once: a missing bucket fails here, not at each flush
+        self._queue: queue.SimpleQueue[_Entry | _Error | _Flush] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
         self._appended = self._written = self._dropped = self._files = self._pending = 0
+        self._failed = self._dropped_errors = 0
+        name = self._location.path.rstrip("/").rsplit("/", 1)[-1]
         self._thread = threading.Thread(
-            target=self._run, name=f"loopline-request-log-{self.root.name}", daemon=True
+            target=self._run, name=f"loopline-request-log-{name}", daemon=True
         )
         self._thread.start()
 
@@ -302,6 +339,32 @@ class RequestLog:
                 request_id,
             )
 
+    def append_error(
+        self, model: str, status: int, message: str, *, when: float | None = None
+    ) -> None:
+        """Record one refused or failed request of ``model`` (see ``append_error``).
+
+        A local log writes the line at once, as the module's ``append_error`` does; a
+        remote one queues it, and the writer puts each flush's errors as one object per
+        model and day (an object store cannot append).
+
+        Args:
+            model: The model's name.
+            status: The HTTP status answered.
+            message: What was wrong (the first 300 characters are kept).
+            when: The time, in seconds since the epoch (default: now).
+        """
+        if self._location.folder is not None:
+            append_error(self._location.folder, model, status, message, when=when)
+            return
+        _check_model_name(model)
+        record, day = _error_record(status, message, when)
+        with self._lock:
+            if not self._closed:
+                self._queue.put(_Error(model, day, record))
+                return
+        self._write_errors({(model, day): [record]})  # closed: no writer thread to batch it
+
     def flush(self, timeout: float | None = None) -> bool:
         """Write every row appended so far, and wait until it is on disk.
 
@@ -340,7 +403,13 @@ class RequestLog:
         """The log's counters (rows appended, written, dropped; files written)."""
         with self._lock:
             return LogStats(
-                self._appended, self._written, self._dropped, self._files, self._pending
+                self._appended,
+                self._written,
+                self._dropped,
+                self._files,
+                self._pending,
+                self._failed,
+                self._dropped_errors,
             )
 
     def __enter__(self) -> RequestLog:
@@ -357,8 +426,10 @@ class RequestLog:
     # -- the writer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        _remove_stale_files(self.root)
+        if self._location.folder is not None:
+            _remove_stale_files(self._location.folder)
         buffer: dict[tuple[str, date, int], list[_Entry]] = {}
+        errors: dict[tuple[str, date], list[dict[str, Any]]] = {}
         rows = 0
         oldest: float | None = None
         while True:
@@ -376,30 +447,48 @@ class RequestLog:
                 buffer.setdefault(key, []).append(item)
                 rows += len(item.inputs)
                 oldest = time.monotonic() if oldest is None else oldest
+            elif isinstance(item, _Error):  # only a remote log queues errors
+                errors.setdefault((item.model, item.day), []).append(item.record)
+                oldest = time.monotonic() if oldest is None else oldest
             due = oldest is not None and time.monotonic() - oldest >= self.flush_interval
             if isinstance(item, _Flush) or rows >= self.flush_rows or due:
                 self._write_all(buffer)
-                buffer, rows, oldest = {}, 0, None
+                if errors:
+                    self._write_errors(errors)
+                buffer, rows, oldest, errors = {}, 0, None, {}
             if isinstance(item, _Flush):
                 item.done.set()
                 if item.stop:
                     return
 
     def _write_all(self, buffer: dict[tuple[str, date, int], list[_Entry]]) -> None:
+        folder = self._location.folder
         for (model, day, hour), entries in buffer.items():
             count = sum(len(entry.inputs) for entry in entries)
-            directory = (
-                self.root / f"model={model}" / f"date={day.isoformat()}" / f"hour={hour:02d}"
-            )
+            parts = (f"model={model}", f"date={day.isoformat()}", f"hour={hour:02d}")
             try:
-                self._write_file(directory, _table_of(entries))
-            except Exception:
-                logger.exception(
-                    "Could not write %d request-log rows to %s; they are lost.", count, directory
-                )
+                if folder is not None:
+                    self._write_file(folder.joinpath(*parts), _table_of(entries))
+                else:
+                    self._put_file(parts, _table_of(entries))
+            except Exception as exc:
+                if folder is not None:
+                    logger.exception(
+                        "Could not write %d request-log rows to %s; they are lost.",
+                        count,
+                        folder.joinpath(*parts),
+                    )
+                else:  # the URL and the backend's message, never a credential
+                    logger.warning(
+                        "Could not write %d request-log rows to %s: %s; they are lost.",
+                        count,
+                        self._location.shown(self._location.join(*parts)),
+                        redact(str(exc)) or type(exc).__name__,
+                    )
                 with self._lock:
                     self._dropped += count
                     self._pending -= count
+                    self._failed += 1
                 continue
             with self._lock:
                 self._written += count
@@ -422,6 +511,32 @@ class RequestLog:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+
+    def _put_file(self, parts: tuple[str, ...], table: pa.Table) -> None:
+        """Put one file as one whole object under its final name (no rename on S3)."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, **_parquet_options(table))
+        written = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        path = self._location.join(*parts, f"part-{written}Z-{uuid.uuid4().hex}.parquet")
+        self._location.fs.pipe_file(path, sink.getvalue().to_pybytes())
+
+    def _error_folder(self, model: str, day: date) -> str:
+        return self._location.join(f"model={model}", "errors", f"date={day.isoformat()}")
+
+    def _write_errors(self, errors: dict[tuple[str, date], list[dict[str, Any]]]) -> None:
+        for (model, day), records in errors.items():
+            try:
+                _put_errors(self._location, model, day, records)
+            except Exception as exc:
+                logger.warning(
+                    "Could not write %d request-log error records to %s: %s; they are lost.",
+                    len(records),
+                    self._location.shown(self._error_folder(model, day)),
+                    redact(str(exc)) or type(exc).__name__,
+                )
+                with self._lock:
+                    self._dropped_errors += len(records)
+                    self._failed += 1
 
 
 def _parquet_options(table: pa.Table) -> dict[str, Any]:
@@ -656,22 +771,33 @@ def append_error(
 ) -> None:
     """Record one refused or failed request of ``model`` (what ``error_rate`` counts).
 
-    One ``write`` of one line to a file opened for appending: lines of concurrent writers
-    do not interleave, and a crash can cut off at most the line being written.
+    In a local folder: one ``write`` of one line to a file opened for appending, so lines
+    of concurrent writers do not interleave, and a crash can cut off at most the line being
+    written. On a remote filesystem: one small object holding the line (a ``RequestLog``
+    batches a flush's errors into one object instead).
 
     Args:
-        root: The request log's folder.
+        root: The request log's folder or URL.
         model: The model's name.
         status: The HTTP status answered.
         message: What was wrong (the first 300 characters are kept).
         when: The time, in seconds since the epoch (default: now).
+
+    Raises:
+        BackendUnavailableError: A remote log could not be written.
     """
     _check_model_name(model)
-    stamp = time.time() if when is None else float(when)
-    day = datetime.fromtimestamp(stamp, timezone.utc).date()
-    folder = Path(root) / f"model={model}" / "errors"
+    location = location_of(root)
+    record, day = _error_record(status, message, when)
+    if location.folder is None:
+        try:
+            _put_errors(location, model, day, [record])
+        except backend_errors() as exc:
+            raise location.unavailable("write to", exc) from exc
+        return
+    folder = location.folder / f"model={model}" / "errors"
     folder.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"time": stamp, "status": int(status), "error": message[:300]}) + "\n"
+    line = json.dumps(record) + "\n"
     handle = os.open(
         folder / f"date={day.isoformat()}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
     )
@@ -681,34 +807,104 @@ def append_error(
         os.close(handle)
 
 
+def _error_record(status: int, message: str, when: float | None) -> tuple[dict[str, Any], date]:
+    """An error's JSON record, and its UTC day (which file or folder holds it)."""
+    stamp = time.time() if when is None else float(when)
+    day = datetime.fromtimestamp(stamp, timezone.utc).date()
+    return {"time": stamp, "status": int(status), "error": message[:300]}, day
+
+
+def _put_errors(location: Location, model: str, day: date, records: list[dict[str, Any]]) -> None:
+    """One object of JSON lines under the day's folder of a remote log (no append there)."""
+    written = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    name = f"{written}Z-{uuid.uuid4().hex}.jsonl"
+    path = location.join(f"model={model}", "errors", f"date={day.isoformat()}", name)
+    text = "".join(json.dumps(record) + "\n" for record in records)
+    location.fs.pipe_file(path, text.encode("utf-8"))
+
+
 def count_errors(
     root: str | os.PathLike[str], model: str, start: datetime | None, end: datetime
 ) -> int:
     """How many refused or failed requests of ``model`` were recorded in ``[start, end)``.
 
-    Only the files of the window's days are read; a line cut off by a crash is skipped.
+    Only the files of the window's days are read, in either layout (a file per day, or a
+    folder per day of batch files); a line cut off by a crash is skipped.
+
+    Raises:
+        BackendUnavailableError: A remote log could not be read.
     """
     low = _utc(start)
     high = _utc(end)
     assert high is not None
     first = low.date() if low is not None else date.min
     count = 0
-    for path in sorted((Path(root) / f"model={model}" / "errors").glob("date=*.jsonl")):
+    for line in _error_lines(location_of(root), model, first, high.date()):
         try:
-            day = date.fromisoformat(path.stem.removeprefix("date="))
+            stamp = float(json.loads(line)["time"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut off by a crash
+        moment = datetime.fromtimestamp(stamp, timezone.utc)
+        count += (low is None or low <= moment) and moment < high
+    return count
+
+
+def _error_lines(location: Location, model: str, first: date, last: date) -> Iterator[str]:
+    """The lines of every error file of ``model`` whose day is in ``[first, last]``."""
+    errors = location.join(f"model={model}", "errors")
+    if location.folder is not None:
+        entries = [str(path) for path in Path(errors).glob("date=*")]
+    else:
+        entries = _remote_list(location, errors)
+    files: list[str] = []
+    folders: list[str] = []
+    for entry in sorted(entries):
+        name = entry.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            day = date.fromisoformat(name.removeprefix("date=").removesuffix(".jsonl"))
         except ValueError:
             continue  # not a file of ours
-        if not first <= day <= high.date():
-            continue
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                try:
-                    stamp = float(json.loads(line)["time"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut off by a crash
-                moment = datetime.fromtimestamp(stamp, timezone.utc)
-                count += (low is None or low <= moment) and moment < high
-    return count
+        if first <= day <= last:
+            (files if name.endswith(".jsonl") else folders).append(entry)
+    if location.folder is not None:
+        files += [str(path) for folder in folders for path in sorted(Path(folder).glob("*.jsonl"))]
+        for path in files:
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    yield from handle
+        return
+    for folder in folders:
+        files += [path for path in _remote_list(location, folder) if path.endswith(".jsonl")]
+    try:
+        contents = location.fs.cat(files, on_error="omit") if files else {}
+    except backend_errors() as exc:
+        raise location.unavailable("read", exc) from exc
+    for path in files:  # in name order; a file gone meanwhile is omitted
+        if path in contents:
+            yield from bytes(contents[path]).decode("utf-8", errors="replace").splitlines()
+
+
+def has_requests(root: str | os.PathLike[str], model: str) -> bool:
+    """Whether the request log at ``root`` holds anything of ``model``.
+
+    Raises:
+        BackendUnavailableError: A remote log could not be read.
+    """
+    _check_model_name(model)
+    location = location_of(root)
+    if location.folder is not None:
+        return (location.folder / f"model={model}").exists()
+    return bool(_remote_list(location, location.join(f"model={model}")))
+
+
+def _remote_list(location: Location, path: str) -> list[str]:
+    """The paths of the entries right under ``path`` (none if it does not exist)."""
+    try:
+        return [str(entry) for entry in location.fs.ls(path, detail=False)]
+    except FileNotFoundError:
+        return []
+    except backend_errors() as exc:
+        raise location.unavailable("read", exc) from exc
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -730,7 +926,7 @@ def read_request_log(
     differ are unified (a column a file lacks reads as missing).
 
     Args:
-        root: The request log's folder.
+        root: The request log's folder or URL (``s3://bucket/prefix``).
         model: The model's name.
         since: The earliest timestamp to include (naive means UTC).
         until: The timestamp to stop before (exclusive; naive means UTC).
@@ -746,6 +942,8 @@ def read_request_log(
     Raises:
         InvalidInputError: If ``model`` is not a valid name, both ``since`` and a
             ``timedelta`` ``last`` are given, or ``last`` is negative.
+        ConfigError: If ``root`` is a URL of an unknown scheme.
+        BackendUnavailableError: If a remote log could not be listed or read.
     """
     _check_model_name(model)
     start, end = _utc(since), _utc(until)
@@ -766,18 +964,26 @@ def read_request_log(
             )
         newest = last
     wanted = None if columns is None else list(dict.fromkeys([*BASE_COLUMNS, *columns]))
-    partitions = _partitions(Path(root) / f"model={model}", start, end)
+    location = location_of(root)
+    partitions: Sequence[Sequence[Path | str]]
+    if location.folder is not None:
+        partitions = _partitions(location.folder / f"model={model}", start, end)
+    else:
+        partitions = _remote_partitions(location, model, start, end)
     tables: list[pa.Table] = []
     skipped: list[str] = []
     files_read = 0
     rows = 0
-    for files in reversed(partitions) if newest is not None else partitions:
+    ordered: Iterable[Sequence[Path | str]] = (
+        reversed(partitions) if newest is not None else partitions
+    )
+    for files in ordered:
         if newest is not None and rows >= newest:
             break
         for path in files:
-            table = _read_file(path, wanted, start, end)
+            table = _read_file(path, wanted, start, end, location)
             if table is None:
-                skipped.append(str(path))
+                skipped.append(location.shown(str(path)))
                 continue
             files_read += 1
             rows += table.num_rows
@@ -812,12 +1018,66 @@ def _partitions(folder: Path, start: datetime | None, end: datetime | None) -> l
     return [files for _, files in sorted(found, key=lambda item: item[0])]
 
 
+def _remote_partitions(
+    location: Location, model: str, start: datetime | None, end: datetime | None
+) -> list[list[str]]:
+    """``_partitions`` of a remote log: one listing of the model, then one recursive
+    listing per day that overlaps [start, end) (not one per hour)."""
+    found: dict[datetime, list[str]] = {}
+    for day_path in _remote_list(location, location.join(f"model={model}")):
+        day_match = _DATE_DIR.fullmatch(day_path.rstrip("/").rsplit("/", 1)[-1])
+        if day_match is None:
+            continue
+        try:
+            year, month, day = (int(part) for part in day_match.groups())
+            midnight = datetime(year, month, day, tzinfo=timezone.utc)
+        except ValueError:  # date=2024-13-40: not ours
+            continue
+        if (start is not None and midnight + _DAY <= start) or (
+            end is not None and midnight >= end
+        ):
+            continue
+        try:
+            paths = location.fs.find(day_path)
+        except backend_errors() as exc:
+            raise location.unavailable("read", exc) from exc
+        prefix = day_path.rstrip("/") + "/"
+        for path in paths:
+            hour_name, _, name = str(path).removeprefix(prefix).partition("/")
+            hour_match = _HOUR_DIR.fullmatch(hour_name)
+            if hour_match is None or not (name.startswith("part-") and name.endswith(".parquet")):
+                continue
+            if "/" in name or not int(hour_match.group(1)) < 24:
+                continue
+            opens = midnight + int(hour_match.group(1)) * _HOUR
+            if (start is not None and opens + _HOUR <= start) or (end is not None and opens >= end):
+                continue
+            found.setdefault(opens, []).append(str(path))
+    return [sorted(found[opens]) for opens in sorted(found)]
+
+
 def _read_file(
-    path: Path, columns: list[str] | None, start: datetime | None, end: datetime | None
+    path: Path | str,
+    columns: list[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+    location: Location,
 ) -> pa.Table | None:
     """The file's rows in [start, end), or ``None`` (and a warning) if it cannot be read."""
+    source: Path | str | pa.BufferReader = path
+    if location.fs is not None:
+        # One GET for the whole object: a file is one flush (at most flush_rows rows), and
+        # ranged reads of the footer and then of each column would take several round trips.
+        try:
+            source = pa.BufferReader(location.fs.cat_file(path))
+        except FileNotFoundError as exc:  # deleted since it was listed
+            shown = location.shown(str(path))
+            logger.warning("Skipped unreadable request-log file %s: %s", shown, exc)
+            return None
+        except backend_errors() as exc:
+            raise location.unavailable("read", exc) from exc
     try:
-        with pq.ParquetFile(path) as parquet:
+        with pq.ParquetFile(source) as parquet:
             names = parquet.schema_arrow.names
             if "timestamp" not in names:
                 raise ValueError("it has no 'timestamp' column")
@@ -831,7 +1091,9 @@ def _read_file(
             table = table.filter(pc.less(stamps, pa.scalar(end, stamps.type)))
         return table
     except (OSError, ValueError, *_ARROW_ERRORS) as exc:
-        logger.warning("Skipped unreadable request-log file %s: %s", path, exc)
+        logger.warning(
+            "Skipped unreadable request-log file %s: %s", location.shown(str(path)), exc
+        )
         return None
 
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import random
 import shutil
 import time
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BackendUnavailableError, LooplineError, NotFoundError
-from ..requestlog import Records, RequestLog, append_error, prediction_outputs
+from ..requestlog import Records, RequestLog, prediction_outputs
 from ._batcher import BatchResult, MicroBatcher, Predictions
 from ._compiled import compile_preprocessing, compile_probabilities
 from ._payload import read_records
@@ -96,7 +97,8 @@ class ServingOptions:
         poll_interval: Seconds between checks of the registry for alias moves.
         token: Bearer token required on ``/predict`` and ``/invocations`` (None: open).
         admin_token: Bearer token of the administrative endpoints (None: they are off).
-        request_log_dir: Where the request log is written (None: no request log).
+        request_log_dir: Where the request log is written, a folder or an fsspec URL
+            (``s3://bucket/prefix``); None: no request log.
     """
 
     canary_weight: float = 0.0
@@ -108,7 +110,7 @@ class ServingOptions:
     poll_interval: float = 2.0
     token: str | None = None
     admin_token: str | None = None
-    request_log_dir: Path | None = None
+    request_log_dir: str | os.PathLike[str] | None = None
 
 
 @dataclass
@@ -549,10 +551,11 @@ class PredictionService:
 
     def log_error(self, status: int, message: str) -> None:
         """Count a refused or failed request for monitoring's ``error_rate``."""
-        if self.options.request_log_dir is None or "primary" not in self.slots:
+        if self.request_log is None or "primary" not in self.slots:
             return
         model = self.slots["primary"].loaded.name
-        append_error(self.options.request_log_dir, model, status, message)
+        # Written at once to a local log; queued and batched for an object store.
+        self.request_log.append_error(model, status, message)
 
     def describe(self) -> dict[str, Any]:
         """Which version each role serves, for ``/readyz`` and the logs."""
