@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -85,11 +86,17 @@ def _columns(body: Any, format: str, names: tuple[str, ...]) -> tuple[list[Any],
     records = _records(body, format)
     if records is None or not records:
         return None
-    wanted = set(names)
-    for record in records:
-        if not isinstance(record, dict) or record.keys() != wanted:
-            return None
-    return tuple([record[name] for record in records] for name in names)
+    # Whole-list checks at C speed: every record a dict of as many fields as the schema
+    # has, each of them found (so no field is missing and none is extra).
+    if set(map(type, records)) != {dict} or set(map(len, records)) != {len(names)}:
+        return None
+    try:
+        if len(names) == 1:
+            return ([record[names[0]] for record in records],)
+        rows = list(map(itemgetter(*names), records))
+    except KeyError:
+        return None
+    return tuple(map(list, zip(*rows, strict=True)))
 
 
 def _table(body: Any, format: str) -> tuple[Any, list[Any]] | None:
