@@ -156,3 +156,23 @@ def test_an_address_not_of_this_machine_is_refused(project: Path) -> None:
     assert done.returncode == 1
     assert "Cannot listen on 192.0.2.1:" in done.stderr and "--host" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_worker_that_cannot_start_stops_them_all_with_uvicorns_code() -> None:
+    from loopline.cli._workers import STARTUP_FAILURE, listening_sockets, run_workers
+
+    sockets = listening_sockets("127.0.0.1", _free_port(), 2)
+    started = time.monotonic()
+    options = {"app": "tests.cli._worker_apps:failing_startup", "lifespan": "on"}
+    assert run_workers(sockets, options) == STARTUP_FAILURE
+    assert time.monotonic() - started < 60
+    assert all(sock.fileno() == -1 for sock in sockets)  # closed
+
+
+def test_workers_that_keep_dying_stop_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    from loopline.cli._workers import listening_sockets, run_workers
+
+    sockets = listening_sockets("127.0.0.1", _free_port(), 2)
+    options = {"app": "tests.cli._worker_apps:dies_after_start", "lifespan": "on"}
+    assert run_workers(sockets, options) == 1
+    assert "Workers died 6 times in 60 s" in caplog.text

@@ -58,7 +58,6 @@ def run_workers(sockets: list[socket.socket], uvicorn_options: dict[str, Any]) -
         The exit code: 0 after a signal, 3 if a worker could not start, 1 if workers
         kept dying.
     """
-    workers = len(sockets)
     options = dict(uvicorn_options)
     context = multiprocessing.get_context("spawn")
     supervisor = os.getpid()
@@ -71,14 +70,12 @@ def run_workers(sockets: list[socket.socket], uvicorn_options: dict[str, Any]) -
         return process
 
     stopping = threading.Event()
-    received: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
-        received.append(signum)
         stopping.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    processes = [start(i) for i in range(workers)]
+    processes = [start(i) for i in range(len(sockets))]
     deaths: list[float] = []
     code = 0
     try:
