@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -55,6 +56,10 @@ def import_ray() -> Any:
             value="ray",
         ) from exc
     return ray
+
+
+#: What Ray Client says when its proxy could not start the server of a connection.
+_CLIENT_SERVER_FAILED = "Starting Ray client server failed"
 
 
 class RayExecutor(BaseExecutor):
@@ -121,17 +126,27 @@ class RayExecutor(BaseExecutor):
             options["runtime_env"] = self.runtime_env
         if self.address is not None and self.address.startswith("ray://"):
             del options["include_dashboard"]  # a Ray Client session refuses it
-        try:
-            ray.init(**options)
-        except ValueError as exc:
-            raise ConfigError(
-                f"Cannot use the Ray address {self.address!r}: {exc}",
-                hint="Give 'auto', 'HOST:PORT' of a cluster's head, or 'ray://HOST:10001' "
-                "(Ray Client, needs 'pip install ray[client]').",
-                value=self.address,
-            ) from exc
-        except (ConnectionError, TimeoutError, RuntimeError) as exc:
-            raise _unreachable(self.address, exc) from exc
+        for attempt in (1, 2):
+            try:
+                ray.init(**options)
+                return
+            except ValueError as exc:
+                raise ConfigError(
+                    f"Cannot use the Ray address {self.address!r}: {exc}",
+                    hint="Give 'auto', 'HOST:PORT' of a cluster's head, or 'ray://HOST:10001' "
+                    "(Ray Client, needs 'pip install ray[client]').",
+                    value=self.address,
+                ) from exc
+            except (ConnectionError, TimeoutError, RuntimeError) as exc:
+                if attempt == 1 and _CLIENT_SERVER_FAILED in str(exc):
+                    # Ray Client's proxy forks a server for each connection, and that
+                    # fork now and then dies at once (seen in CI: "Other threads are
+                    # currently calling into gRPC, skipping fork() handlers"); the next
+                    # connection gets a new one.
+                    ray.shutdown()
+                    time.sleep(1.0)
+                    continue
+                raise _unreachable(self.address, exc) from exc
 
     def _totals(self) -> dict[str, float]:
         totals: dict[str, float] = self._ray.cluster_resources()
