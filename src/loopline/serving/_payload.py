@@ -51,8 +51,8 @@ import pandas as pd
 
 from loopline.components import Schema
 from loopline.errors import InvalidInputError
-from loopline.serving._fast import fast_records
 from loopline.requestlog import Records
+from loopline.serving._fast import fast_records
 from loopline.serving._validation import (
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_STRING_LENGTH,
@@ -98,6 +98,10 @@ _FORMATS = ("any", "loopline", "mlflow")
 # as text for check_frame to call too large, and Python's int-parsing digit limit (4300,
 # a ValueError) is never reached.
 _MAX_INT_DIGITS = 309
+# Digits become "0", all else " ": a run of 19 zeros after this is a run of 19 digits, which
+# may be an integer orjson reads as a float (beyond int64). Ten times faster than a regex.
+_DIGITS_AS_ZEROS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_DIGITS = b"0" * 19
 _JSON = "JSON (Content-Type: application/json)"
 
 
@@ -207,7 +211,13 @@ def _read(
         )
         if fast is not None:
             return fast
-    body = parse_json_body(raw, max_bytes=max_bytes)
+    if plain is not None and _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZEROS):
+        # What orjson read is what the hooks would give: it refuses NaN, infinities and
+        # lone surrogates, and only an integer of 19 digits or more (beyond int64) becomes
+        # a float. A refused body is no longer decoded twice (half its cost, issue 10).
+        body = plain
+    else:
+        body = parse_json_body(raw, max_bytes=max_bytes)
     frame, extra = _body_frame(body, schema, format, max_rows, max_errors)
     return _checked(frame, extra, schema, policy, max_string_length, max_errors)
 
