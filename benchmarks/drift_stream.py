@@ -150,9 +150,7 @@ def watch_once(folder: Path) -> list[dict[str, Any]]:
     if done.returncode != 0:
         print(f"  watch --once failed: {done.stderr.strip()[-300:]}", flush=True)
         return [{"kind": "check.failed", "reason": done.stderr.strip()[-300:]}]
-    return [
-        {"kind": e["kind"], "reason": e["reason"]} for e in json.loads(done.stdout)["events"]
-    ]
+    return [{"kind": e["kind"], "reason": e["reason"]} for e in json.loads(done.stdout)["events"]]
 
 
 def run_loop(
@@ -179,9 +177,23 @@ def run_loop(
     log = open(folder / "serve.log", "w")  # noqa: SIM115 - closed below
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLINE_")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "loopline", "serve", f"{name}@production", "--port", str(port),
-         "--canary", f"{name}@staging", "--poll-interval", "1"],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "loopline",
+            "serve",
+            f"{name}@production",
+            "--port",
+            str(port),
+            "--canary",
+            f"{name}@staging",
+            "--poll-interval",
+            "1",
+        ],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     served: list[dict[str, Any]] = []
@@ -219,12 +231,20 @@ def run_loop(
                 ]
                 accuracy = float(np.mean(np.array(predictions) == batch["y"].to_numpy()))
                 served.append(
-                    {"batch": number, "accuracy": accuracy, "events": kinds,
-                     "alarms": alarms, "versions": sorted(set(versions))}
+                    {
+                        "batch": number,
+                        "accuracy": accuracy,
+                        "events": kinds,
+                        "alarms": alarms,
+                        "versions": sorted(set(versions)),
+                    }
                 )
-                print(f"  {name} batch {number:>2}: accuracy {accuracy:.3f} versions "
-                      f"{sorted(set(versions))} events {[k for k in kinds if k != 'monitoring.window']}",
-                      flush=True)
+                events = [k for k in kinds if k != "monitoring.window"]
+                print(
+                    f"  {name} batch {number:>2}: accuracy {accuracy:.3f} versions "
+                    f"{sorted(set(versions))} events {events}",
+                    flush=True,
+                )
                 if any(k in ("alias.moved", "alias.removed") for k in kinds):
                     time.sleep(2.5)  # the server follows alias moves every second
     finally:
@@ -256,8 +276,11 @@ def baselines(
     every_all = clone(static).fit(history[features], history["y"])
     every_sliding = clone(static).fit(history[features].tail(sliding), history["y"].tail(sliding))
     for batch in batches:
-        for key, model in (("static", static), ("every_batch_all", every_all),
-                           ("every_batch_sliding", every_sliding)):
+        for key, model in (
+            ("static", static),
+            ("every_batch_all", every_all),
+            ("every_batch_sliding", every_sliding),
+        ):
             out[key].append(float(np.mean(model.predict(batch[features]) == batch["y"].to_numpy())))
         seen = pd.concat([seen, batch], ignore_index=True)
         every_all = clone(static).fit(seen[features], seen["y"])
@@ -284,7 +307,7 @@ def summarise(
     per_segment = {
         key: [round(mean(values, lo, hi), 4) for lo, hi in segments] for key, values in acc.items()
     }
-    after = {key: round(float(np.mean(values[drifts[0]:])), 4) for key, values in acc.items()}
+    after = {key: round(float(np.mean(values[drifts[0] :])), 4) for key, values in acc.items()}
     # An alarm is a drift or decay trigger (a refit because the data since a change point
     # grew is planned, not an alarm).
     triggered = [bool(b["alarms"]) for b in loop["batches"]]
@@ -344,14 +367,17 @@ def main() -> None:
     if args.partial:
         partial(args, Path(args.partial[0]), Path(args.partial[1]))
         return
-    results: dict[str, Any] = {"machine": machine_info(("loopline", "scikit-learn")),
-                               "args": {k: str(v) for k, v in vars(args).items()}}
+    results: dict[str, Any] = {
+        "machine": machine_info(("loopline", "scikit-learn")),
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
     for stream in args.streams:
         rng = np.random.default_rng(args.seed)
         make = STREAMS[stream]
         history = make(args.history, 0, rng)
-        batches = [make(args.batch_size, concept_of(b, args.batches), rng)
-                   for b in range(args.batches)]
+        batches = [
+            make(args.batch_size, concept_of(b, args.batches), rng) for b in range(args.batches)
+        ]
         folder = Path(tempfile.mkdtemp(prefix=f"loopline-stream-{stream}-"))
         start = time.perf_counter()
         loop = run_loop(stream, history, batches, folder, args.rows_per_request, args.trials)
@@ -374,7 +400,9 @@ def main() -> None:
 
 def partial(args: argparse.Namespace, log: Path, folder: Path) -> None:
     """The summary of the batches an unfinished run printed (``--keep`` folder needed)."""
-    pattern = re.compile(r"^\s+(\w+) batch\s+(\d+): accuracy ([\d.]+) versions \[([^]]*)\] events (.*)$")
+    pattern = re.compile(
+        r"^\s+(\w+) batch\s+(\d+): accuracy ([\d.]+) versions \[([^]]*)\] events (.*)$"
+    )
     seen: list[dict[str, Any]] = []
     stream = ""
     for line in log.read_text().splitlines():

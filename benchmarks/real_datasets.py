@@ -43,7 +43,6 @@ def ensure_venv(path: Path) -> Path:
 
 
 def load(name: str) -> Any:
-    import pandas as pd
 
     if name == "seattle-weather":
         from vega_datasets import data

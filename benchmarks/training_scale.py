@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from _common import BENCH_DIR, machine_info, print_table, write_json
 
 BUDGET = 300  # loopline's default [training] time_budget

@@ -61,18 +61,27 @@ def old_preprocessor(frame: pd.DataFrame) -> Pipeline:
         ("onehot", _categorical_pipeline(_onehot()), few),
         ("ordinal", _categorical_pipeline(ordinal), many),
     ]
-    return Pipeline([("columns", ColumnTransformer([p for p in parts if p[2]], sparse_threshold=0))])
+    return Pipeline(
+        [("columns", ColumnTransformer([p for p in parts if p[2]], sparse_threshold=0))]
+    )
 
 
 def new_preprocessor(frame: pd.DataFrame, text: set[str]) -> Pipeline:
     k = columns_by_kind(frame, text)
     return build_preprocessor(
-        k["numeric"], k["categorical"], k["datetime"], text=k["text"], category_counts=k["counts"]  # type: ignore[arg-type]
+        k["numeric"],
+        k["categorical"],
+        k["datetime"],
+        text=k["text"],
+        category_counts=k["counts"],  # type: ignore[arg-type]
     )
 
 
 def main() -> None:
-    print("| dataset | rows | task | metric | model | before (text as categories) | with roles | majority/mean baseline |")
+    print(
+        "| dataset | rows | task | metric | model | before (text as categories) | with roles "
+        "| majority/mean baseline |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, package, path, target, task in DATASETS:
         raw = table(package, path)
@@ -84,20 +93,41 @@ def main() -> None:
         text = {r.name for r in roles if r.role == "text"}
         if task == "classification":
             cv, metric = StratifiedKFold(5, shuffle=True, random_state=0), "accuracy"
-            models = [("logistic", LogisticRegression(max_iter=2000)), ("forest", RandomForestClassifier(200, random_state=0))]
+            models = [
+                ("logistic", LogisticRegression(max_iter=2000)),
+                ("forest", RandomForestClassifier(200, random_state=0)),
+            ]
             dummy = DummyClassifier()
         else:
             cv, metric = KFold(5, shuffle=True, random_state=0), "neg_root_mean_squared_error"
             models = [("ridge", Ridge()), ("forest", RandomForestRegressor(200, random_state=0))]
             dummy = DummyRegressor()
-        base = cross_val_score(dummy, X_old.select_dtypes("number").fillna(0), y, cv=cv, scoring=metric).mean()
+        base = cross_val_score(
+            dummy, X_old.select_dtypes("number").fillna(0), y, cv=cv, scoring=metric
+        ).mean()
         for label, model in models:
             start = time.perf_counter()
-            old = cross_val_score(Pipeline([("pre", old_preprocessor(X_old)), ("m", model)]), X_old, y, cv=cv, scoring=metric).mean()
-            new = cross_val_score(Pipeline([("pre", new_preprocessor(X_new, text)), ("m", model)]), X_new, y, cv=cv, scoring=metric).mean()
+            old = cross_val_score(
+                Pipeline([("pre", old_preprocessor(X_old)), ("m", model)]),
+                X_old,
+                y,
+                cv=cv,
+                scoring=metric,
+            ).mean()
+            new = cross_val_score(
+                Pipeline([("pre", new_preprocessor(X_new, text)), ("m", model)]),
+                X_new,
+                y,
+                cv=cv,
+                scoring=metric,
+            ).mean()
             sign = -1 if metric.startswith("neg_") else 1
             shown = "rmse" if sign < 0 else metric
-            print(f"| {name} | {len(raw)} | {task} | {shown} | {label} | {sign * old:.3f} | {sign * new:.3f} | {sign * base:.3f} |  <!-- {time.perf_counter() - start:.0f} s -->")
+            print(
+                f"| {name} | {len(raw)} | {task} | {shown} | {label} | {sign * old:.3f} "
+                f"| {sign * new:.3f} | {sign * base:.3f} |  "
+                f"<!-- {time.perf_counter() - start:.0f} s -->"
+            )
 
 
 if __name__ == "__main__":

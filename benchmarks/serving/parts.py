@@ -24,16 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow.parquet as pq
 from fastapi.responses import JSONResponse
 
 from loopline.artifacts import ArtifactStore
 from loopline.config import load_settings
 from loopline.registry import Registry
-from loopline.serving._app import _FastJSONResponse
-from loopline.serving._payload import read_records
-from loopline.requestlog._records import frame_of
 from loopline.requestlog._log import (
     _direct_table,
     _Entry,
@@ -42,6 +38,9 @@ from loopline.requestlog._log import (
     _to_arrow,
     prediction_outputs,
 )
+from loopline.requestlog._records import frame_of
+from loopline.serving._app import _FastJSONResponse
+from loopline.serving._payload import read_records
 from loopline.store import Store
 
 NAMES = {"lr": "bench_lr", "rf": "bench_rf"}

@@ -69,11 +69,11 @@ def check_name(value: object, *, what: str = "model name") -> str:
         return value
     shown = repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:80]}..."
     raise InvalidInputError(
-        f"{shown} is not a valid {what}: names of models, aliases and projects have "
-        f"{NAME_RULE}.",
+        f"{shown} is not a valid {what}: names of models, aliases and projects have {NAME_RULE}.",
         hint="Choose a name such as 'wine' or 'churn-model.v2'.",
         value=value if isinstance(value, str) and len(value) <= 200 else shown,
     )
+
 
 #: Sections and keys ``loopline.toml`` may hold, with their expected types.
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {

@@ -223,7 +223,9 @@ def test_a_worse_canary_is_not_promoted_with_the_reason(bootstrapped: Path) -> N
 
 def test_a_candidate_that_fails_the_blessing_is_not_registered(bootstrapped: Path) -> None:
     toml = bootstrapped / "loopline.toml"
-    text = toml.read_text().replace("[blessing]\n", "[blessing]\nthresholds = { accuracy = 0.99 }\n")
+    text = toml.read_text().replace(
+        "[blessing]\n", "[blessing]\nthresholds = { accuracy = 0.99 }\n"
+    )
     toml.write_text(text)
     with controller(bootstrapped) as c:
         kinds = c.run_once(manual=True)

@@ -43,14 +43,17 @@ def test_amounts_of_data_and_durations_parse(
     [
         ('[monitoring]\nwindow = "lots"', "monitoring.window must be an amount of data"),
         ('[monitoring]\nwindow = "0 rows"', "monitoring.window must be at least 1 rows"),
-        ('[monitoring]\nwindow = 5', "monitoring.window: Input should be a valid string"),
+        ("[monitoring]\nwindow = 5", "monitoring.window: Input should be a valid string"),
         ('[triggers]\ncooldown = "soon"', "triggers.cooldown must be an amount of data"),
         ('[triggers]\nschedule = "61 * * * *"', "61"),
         ('[triggers]\ndecay = { accuracy = "lots" }', "triggers.decay.accuracy must be a drop"),
         ('[triggers]\ncooldwn = "1h"', "unknown key triggers.cooldwn"),
         ('[automation]\ndata_window = "recent"', "automation.data_window"),
-        ('[automation]\nwindow_rows = 100\nmin_window_rows = 500', r"automation: window_rows \(100\) must be"),
-        ('[monitoring]\nmin_rows = 0', "monitoring.min_rows"),
+        (
+            "[automation]\nwindow_rows = 100\nmin_window_rows = 500",
+            r"automation: window_rows \(100\) must be",
+        ),
+        ("[monitoring]\nmin_rows = 0", "monitoring.min_rows"),
         ('[[alerts]]\nname = "x"\nwhen = "drift_share >> 0.3"', r"alerts\[0\]\.when"),
     ],
 )
@@ -103,14 +106,14 @@ def test_since_change_trains_after_the_change_topped_up_to_the_minimum() -> None
         base, recent, policy="since_change", window_rows=3000, min_window_rows=500, change_at=600
     )
     assert len(window.frame) == 500 and window.frame["x"].iloc[0] == 1300.0
-    assert window.since_change == 200 and "topped up with the 300 rows before it" in window.description
+    assert (
+        window.since_change == 200 and "topped up with the 300 rows before it" in window.description
+    )
     window = training_window(
         base, recent, policy="since_change", window_rows=3000, min_window_rows=500, change_at=100
     )
     assert len(window.frame) == 700 and window.frame["x"].iloc[0] == 1100.0
-    sliding = training_window(
-        base, recent, policy="sliding", window_rows=1200, min_window_rows=500
-    )
+    sliding = training_window(base, recent, policy="sliding", window_rows=1200, min_window_rows=500)
     assert len(sliding.frame) == 1200 and sliding.frame["x"].iloc[-1] == 1799.0
     everything = training_window(
         base, recent, policy="reference_plus_recent", window_rows=None, min_window_rows=10

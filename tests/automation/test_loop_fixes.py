@@ -173,7 +173,9 @@ def test_a_controller_killed_mid_retraining_loses_nothing(tmp_path: Path) -> Non
 
 def test_the_cooldown_counts_labelled_rows_from_a_successful_retraining(project: Path) -> None:
     toml = project / "loopline.toml"
-    toml.write_text(toml.read_text().replace("drift = true", 'drift = true\ncooldown = "100 labelled rows"'))
+    toml.write_text(
+        toml.read_text().replace("drift = true", 'drift = true\ncooldown = "100 labelled rows"')
+    )
     lines: list[str] = []
     with controller(project, lines) as c:
         assert c._cooled_down(datetime.now(timezone.utc))  # the first model starts none
@@ -184,7 +186,10 @@ def test_the_cooldown_counts_labelled_rows_from_a_successful_retraining(project:
         assert not c._cooled_down(datetime.now(timezone.utc))
         serve_offline(project, 1, make_loans(60, seed=32))
         assert c._cooled_down(datetime.now(timezone.utc))
-    assert any("in the cooldown after the last retraining (100 labelled rows; 60 so far)" in line for line in lines)
+    assert any(
+        "in the cooldown after the last retraining (100 labelled rows; 60 so far)" in line
+        for line in lines
+    )
 
 
 def test_a_window_of_rows_never_reads_everything_since_the_start(project: Path) -> None:
@@ -207,13 +212,21 @@ def test_machine_readable_output_and_whole_lines_when_piped(project: Path) -> No
     watched = run_cli("watch", "--once", "--json", cwd=project, timeout=300)
     assert watched.returncode == 0, watched.stderr
     out = json.loads(watched.stdout)
-    assert out["events"][0]["kind"] == "monitoring.window" and out["window"]["window"]["rows"] == 120
+    assert (
+        out["events"][0]["kind"] == "monitoring.window" and out["window"]["window"]["rows"] == 120
+    )
     for args, check in (
         (("events",), lambda v: v[-1]["kind"] == "monitoring.window"),
-        (("models", "list"), lambda v: v[0]["model"] == "loans" and v[0]["aliases"]["production"] == 1),
+        (
+            ("models", "list"),
+            lambda v: v[0]["model"] == "loans" and v[0]["aliases"]["production"] == 1,
+        ),
         (("models", "show", "loans"), lambda v: v["versions"][0]["version"] == 1),
         (("runs", "list"), lambda v: v[0]["run"]["status"] == "succeeded"),
-        (("monitor", "loans@production", "--window", "50 rows"), lambda v: v["window"]["rows"] == 50),
+        (
+            ("monitor", "loans@production", "--window", "50 rows"),
+            lambda v: v["window"]["rows"] == 50,
+        ),
     ):
         done = run_cli(*args, "--json", cwd=project)
         assert done.returncode == 0, done.stderr

@@ -92,7 +92,7 @@ def test_predict_refuses_bad_input_with_the_record(project: Path) -> None:
         ),
         (
             ["monitor", "wine@production", "--window", "an hour"],
-            "--window must be an amount of data like \"2000 rows\", \"500 labelled rows\", \"3 batches\" (requests), or a duration like 30m, 1h or 2d. Got 'an hour' instead.",
+            '--window must be an amount of data like "2000 rows", "500 labelled rows", "3 batches" (requests), or a duration like 30m, 1h or 2d. Got \'an hour\' instead.',
         ),
     ],
 )

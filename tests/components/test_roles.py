@@ -64,9 +64,7 @@ def test_roles_of_a_messy_csv(tmp_path: Path) -> None:
 def test_declared_roles_win_and_exclusions_get_none(tmp_path: Path) -> None:
     frame = pd.read_csv(messy_csv(tmp_path / "messy.csv"))
 
-    roles = infer_roles(
-        frame, exclude=["x"], declared={"zip": "categorical", "car": "categorical"}
-    )
+    roles = infer_roles(frame, exclude=["x"], declared={"zip": "categorical", "car": "categorical"})
 
     by_name = {r.name: r for r in roles}
     assert "x" not in by_name
@@ -155,7 +153,9 @@ def test_missing_targets_are_named_by_csv_line(tmp_path: Path) -> None:
     assert missing == {"count": 2, "examples": ["d.csv line 3", "d.csv line 6"]}
     with pytest.raises(
         InvalidInputError,
-        match=re.escape("2 of 5 rows have no value in the target column 'y' (d.csv line 3, d.csv line 6)"),
+        match=re.escape(
+            "2 of 5 rows have no value in the target column 'y' (d.csv line 3, d.csv line 6)"
+        ),
     ):
         drop_missing_targets(frame, "y", origins, policy="fail")
 

@@ -249,7 +249,9 @@ def test_rollback_onto_an_altered_package_is_refused(registry: Registry, trained
     assert registry.store.models.aliases("wine")["production"] == 2
 
 
-def test_concurrent_alias_moves_keep_one_unbroken_history(registry: Registry, trained: dict) -> None:
+def test_concurrent_alias_moves_keep_one_unbroken_history(
+    registry: Registry, trained: dict
+) -> None:
     """Threads with connections of their own move one alias at once (SQLite and PostgreSQL).
 
     Every move is kept, each names the version the one before it left (no lost update),
@@ -286,7 +288,9 @@ def test_concurrent_alias_moves_keep_one_unbroken_history(registry: Registry, tr
     assert registry.store.models.aliases("wine")["staging"] == history[-1].version
 
 
-def test_concurrent_checked_moves_let_exactly_one_through(registry: Registry, trained: dict) -> None:
+def test_concurrent_checked_moves_let_exactly_one_through(
+    registry: Registry, trained: dict
+) -> None:
     """Moves that expect the alias where it is now: one wins, the others are told it moved."""
     import threading
 

@@ -3,131 +3,20 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
-from sklearn.datasets import load_wine
 
-from loopline.artifacts import ArtifactStore
-from loopline.config import load_settings
-from loopline.registry import Registry
 from loopline.requestlog import read_request_log
-from loopline.serving import PredictionService, ServingOptions, create_app
-from loopline.store import Store
+from loopline.serving import ServingOptions
 
-from ..conftest import StoreUrls
-from ..registry.conftest import copy_project, train
-
-TOKEN, ADMIN = "s3cret-token", "admin-token"
-
-
-@pytest.fixture(scope="module")
-def trained(
-    tmp_path_factory: pytest.TempPathFactory, module_store_urls: StoreUrls
-) -> dict[str, Any]:
-    """A project with two approved versions of 'wine', v1 in production, v2 in staging
-    (once per module and store backend)."""
-    project = tmp_path_factory.mktemp("serving")
-    load_wine(as_frame=True).frame.to_csv(project / "wine.csv", index=False)
-    url = module_store_urls.new()
-    runs = [train(project, C=c, store_url=url).run.id for c in (1.0, 0.001)]
-    with Store(url) as store:
-        registry = Registry(store, ArtifactStore(project / "artifacts"))
-        for run_id in runs:
-            registry.register_run(run_id, name="wine", policy="auto")
-        registry.promote("wine", 1)
-        registry.promote("wine", 2, alias="staging")
-    return {"project": project, "store_url": url}
-
-
-class Server:
-    """A uvicorn server in a thread, and a registry on the same project."""
-
-    def __init__(
-        self, project: Path, service_args: dict[str, Any], options: ServingOptions
-    ) -> None:
-        settings = load_settings(project)
-        self.store = Store(settings.store_url)
-        self.registry = Registry(self.store, ArtifactStore(settings.artifacts_url), actor="test")
-        self.project = project
-        self.service = PredictionService(
-            self.registry,
-            service_args.pop("primary", "wine@production"),
-            options=options,
-            **service_args,
-        )
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(self.service), host="127.0.0.1", port=self.port, log_level="error"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("the server did not become ready")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.store.close()
-
-
-@pytest.fixture
-def project(trained: dict[str, Any], tmp_path: Path, store_urls: StoreUrls) -> Path:
-    """A copy of the trained project (files and store), its loopline.toml naming both."""
-    copy = tmp_path / "project"
-    url = copy_project(trained, copy, store_urls)
-    (copy / "loopline.toml").write_text(
-        f'[store]\nurl = "{url}"\n[artifacts]\nurl = "artifacts"\n', encoding="utf-8"
-    )
-    return copy
-
-
-@pytest.fixture
-def server(project: Path) -> Iterator[Server]:
-    options = ServingOptions(
-        token=TOKEN,
-        admin_token=ADMIN,
-        request_log_dir=project / "requests",
-        poll_interval=0.1,
-        max_body_bytes=200_000,
-    )
-    with Server(project, {}, options) as running:
-        yield running
-
-
-def _records(n: int = 5, start: int = 0) -> list[dict[str, Any]]:
-    frame = load_wine(as_frame=True).frame.drop(columns="target")
-    return json.loads(frame.iloc[start : start + n].to_json(orient="records"))
-
-
-def _post(
-    server: Server, path: str, body: Any, *, token: str | None = TOKEN, raw: bytes | None = None
-) -> httpx.Response:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    content = raw if raw is not None else json.dumps(body).encode()
-    return httpx.post(f"{server.url}{path}", content=content, headers=headers, timeout=30)
+from ._server import ADMIN, TOKEN, Server, _post, _records
 
 
 def test_predictions_match_load_model_exactly(server: Server) -> None:

@@ -17,7 +17,9 @@ def test_iso_and_short_non_iso_date_text_parse_alike() -> None:
 
     assert checked.ok
     stamps = checked.frame["d"]
-    assert stamps.iloc[0] == stamps.iloc[1] == stamps.iloc[2] == pd.Timestamp("2012-01-31", tz="UTC")
+    assert (
+        stamps.iloc[0] == stamps.iloc[1] == stamps.iloc[2] == pd.Timestamp("2012-01-31", tz="UTC")
+    )
     assert pd.isna(stamps.iloc[3])
 
 

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loopline.components import ColumnSchema, Schema
+from loopline.requestlog import NUMERIC, TEXT, Records, frame_of
 from loopline.serving._fast import fast_records
 from loopline.serving._payload import PayloadError, body_to_frame, read_payload
-from loopline.requestlog import NUMERIC, TEXT, Records, frame_of
 from loopline.serving._validation import check_frame
 
 SCHEMA = Schema(
@@ -200,9 +200,7 @@ def test_long_numeric_columns_are_handed_on_as_the_arrays_they_were_checked_as()
     short = _records([CLEAN])
     assert short is not None and isinstance(short.columns[0], list)
     # A batch of short (lists) and long (arrays) requests is still the full path's frame.
-    pd.testing.assert_frame_equal(
-        frame_of([short, records, short]), _full([CLEAN, *long, CLEAN])
-    )
+    pd.testing.assert_frame_equal(frame_of([short, records, short]), _full([CLEAN, *long, CLEAN]))
 
 
 def test_records_of_two_schemas_with_the_same_names_are_not_mixed() -> None:

@@ -19,20 +19,11 @@ import pytest
 from loopline.components import ColumnSchema, Schema
 from loopline.errors import InvalidInputError
 from loopline.monitoring import LabelTarget, monitor
+from loopline.requestlog import count_errors
 from loopline.serving import ServingOptions
 from loopline.serving._payload import read_records
-from loopline.requestlog import count_errors
 
-from .test_app import (  # noqa: F401 - fixtures
-    ADMIN,
-    TOKEN,
-    Server,
-    _post,
-    _records,
-    project,
-    server,
-    trained,
-)
+from ._server import ADMIN, TOKEN, Server, _post, _records
 
 SCHEMA = Schema([ColumnSchema(f"f{i}", "numeric") for i in range(13)])
 

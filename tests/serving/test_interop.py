@@ -20,10 +20,7 @@ import pytest
 
 from loopline.serving import ServingOptions
 
-from . import test_app
-from .test_app import TOKEN, Server, _records
-
-trained, project = test_app.trained, test_app.project  # the served project, per backend
+from ._server import TOKEN, Server, _records
 
 INTEROP_PYTHON = os.environ.get("LOOPLINE_TEST_INTEROP_PYTHON")
 needs_interop = pytest.mark.skipif(

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from .test_app import Server, project, server, trained  # noqa: F401 - fixtures
+from ._server import Server
 
 
 def _document(server: Server) -> dict[str, Any]:
@@ -30,9 +30,9 @@ def test_predict_and_invocations_declare_the_models_request_body(server: Server)
         content = document["paths"][path]["post"]["requestBody"]["content"]
         assert set(content) == {"application/json", "text/csv"}
     predict = document["paths"]["/predict"]["post"]["requestBody"]["content"]
-    assert {"$ref": "#/components/schemas/Record"} == predict["application/json"]["schema"][
-        "oneOf"
-    ][0]["items"]
+    assert predict["application/json"]["schema"]["oneOf"][0]["items"] == {
+        "$ref": "#/components/schemas/Record"
+    }
 
 
 def test_errors_security_and_metrics_are_declared(server: Server) -> None:

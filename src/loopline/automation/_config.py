@@ -73,8 +73,8 @@ def parse_amount(text: Any, *, what: str) -> Amount:
 
     if not isinstance(text, str):
         raise ConfigError(
-            f"{what} must be a string like \"2000 rows\", \"500 labelled rows\", "
-            f"\"3 batches\" or a duration like \"1h\". Got {text!r} instead.",
+            f'{what} must be a string like "2000 rows", "500 labelled rows", '
+            f'"3 batches" or a duration like "1h". Got {text!r} instead.',
             key=what,
             value=text,
         )
@@ -93,8 +93,8 @@ def parse_amount(text: Any, *, what: str) -> Amount:
         duration = parse_duration(text, what=what)
     except ConfigError:
         raise ConfigError(
-            f"{what} must be an amount of data like \"2000 rows\", \"500 labelled rows\", "
-            f"\"3 batches\" (requests), or a duration like 30m, 1h or 2d. Got {text!r} instead.",
+            f'{what} must be an amount of data like "2000 rows", "500 labelled rows", '
+            f'"3 batches" (requests), or a duration like 30m, 1h or 2d. Got {text!r} instead.',
             key=what,
             value=text,
         ) from None
@@ -193,7 +193,7 @@ def decay_limit(limit: float | str, holdout: float, *, where: str = "triggers.de
             return float(match[1]) / 100 * abs(holdout)
     raise ConfigError(
         f"{where} must be a drop >= 0 in the metric's units (0.05) or a share of the "
-        f"holdout value (\"5%\"). Got {limit!r} instead.",
+        f'holdout value ("5%"). Got {limit!r} instead.',
         key=where,
         value=limit,
     )
@@ -209,9 +209,7 @@ class AutomationConfig(_Section):
     #   sliding: the latest window_rows rows of the source followed by labelled requests;
     #   reference_plus_recent: the whole source plus every labelled request;
     #   all: the source as configured in [data] (requests are not used).
-    data_window: Literal["all", "sliding", "reference_plus_recent", "since_change"] = (
-        "since_change"
-    )
+    data_window: Literal["all", "sliding", "reference_plus_recent", "since_change"] = "since_change"
     window_rows: int | None = Field(3000, ge=10)  # the most rows kept (sliding, since_change)
     min_window_rows: int = Field(500, ge=10)  # since_change: topped up to this many rows
     # The canary is judged once this many labelled rows arrived since it started (candidate

@@ -258,23 +258,28 @@ class Controller:
             return reasons
         cooled = self._cooled_down(now)
         self._drifted = []
-        if result is not None and result.rows >= self.loop.monitoring.min_rows and cooled:
-            if triggers.drift and result.drift.dataset_drift:
-                drifted = list(result.drift.drifted_features)
-                if self._drift_addressed(production, drifted):
-                    reason = (
-                        f"drift on {', '.join(drifted)}: {production.ref} was retrained for "
-                        "drift on these features already, so it is not retrained again (drift "
-                        "on other features, decay, a schedule or 'loopline retrain' still are)"
-                    )
-                    self._event("trigger.suppressed", production.ref, reason)
-                    self.echo(f"triggers: {reason}")
-                else:
-                    self._drifted = drifted
-                    reasons.append(
-                        f"drift: {len(drifted)} of {result.drift.n_compared} features drifted "
-                        f"({', '.join(drifted)})"
-                    )
+        if (
+            result is not None
+            and result.rows >= self.loop.monitoring.min_rows
+            and cooled
+            and triggers.drift
+            and result.drift.dataset_drift
+        ):
+            drifted = list(result.drift.drifted_features)
+            if self._drift_addressed(production, drifted):
+                reason = (
+                    f"drift on {', '.join(drifted)}: {production.ref} was retrained for "
+                    "drift on these features already, so it is not retrained again (drift "
+                    "on other features, decay, a schedule or 'loopline retrain' still are)"
+                )
+                self._event("trigger.suppressed", production.ref, reason)
+                self.echo(f"triggers: {reason}")
+            else:
+                self._drifted = drifted
+                reasons.append(
+                    f"drift: {len(drifted)} of {result.drift.n_compared} features drifted "
+                    f"({', '.join(drifted)})"
+                )
         if result is not None and cooled:
             reasons += self._decay_reasons(result)
         if triggers.schedule and self._schedule_due(triggers.schedule, now):

@@ -72,7 +72,9 @@ def change_point(
     best = int(np.argmax(score))
     if not score[best] > threshold:
         return None
-    return ChangePoint(int(keep[k[best]]), float(stat[best]), float(before[best]), float(after[best]))
+    return ChangePoint(
+        int(keep[k[best]]), float(stat[best]), float(before[best]), float(after[best])
+    )
 
 
 @dataclass(frozen=True)

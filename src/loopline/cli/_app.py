@@ -547,9 +547,9 @@ def schema_show(model: SchemaModelArgument = None, project: ProjectOption = None
 @schema_app.command("export")
 def schema_export(
     model: SchemaModelArgument = None,
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="The JSON file to write.")
-    ] = Path("schema.json"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="The JSON file to write.")] = Path(
+        "schema.json"
+    ),
     project: ProjectOption = None,
 ) -> None:
     """Write the schema as JSON, to review or edit and import."""

@@ -108,9 +108,8 @@ def feedback_command(project: Path | None, file: Path, model: str) -> None:
     from ..errors import NotFoundError
     from ..monitoring import LabelTarget, attach_feedback, read_feedback_file
     from ..registry import Registry
-    from ..store import Store
-
     from ..requestlog import check_request_log
+    from ..store import Store
 
     records = read_feedback_file(file)
     settings = load_settings(project)

@@ -31,9 +31,7 @@ def list_runs(
     with _open_store(project) as store:
         runs = store.runs.list(limit=limit, status=status)
         if as_json:
-            print_json(
-                [{"run": run, "steps": len(store.runs.steps(run.id))} for run in runs]
-            )
+            print_json([{"run": run, "steps": len(store.runs.steps(run.id))} for run in runs])
             return
         if not runs:
             console().print("No runs yet. Start one with 'loopline run'.")

@@ -232,7 +232,7 @@ def predict_command(
     chunk_size: int,
     lenient: bool | None = None,
 ) -> None:
-    """Score ``source`` in chunks with the checks /predict applies (same policy); write ``output``."""
+    """Score ``source`` in chunks with /predict's checks (same policy); write ``output``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from ..artifacts import ArtifactStore

@@ -20,7 +20,9 @@ def _echo_err(line: str) -> None:
     err_console().print(f"[dim]{when(time.time())}[/] {escape(line)}")
 
 
-def watch_command(project: Path | None, *, once: bool, interval: float, as_json: bool = False) -> None:
+def watch_command(
+    project: Path | None, *, once: bool, interval: float, as_json: bool = False
+) -> None:
     """Run the controller once, or every ``interval`` seconds until interrupted.
 
     With ``as_json`` (and ``once``) the narration goes to standard error and standard output
@@ -36,7 +38,9 @@ def watch_command(project: Path | None, *, once: bool, interval: float, as_json:
             first = latest[0].id if latest else 0
             kinds = controller.run_once()
             if as_json:
-                made = [e for e in reversed(controller.store.events.list(limit=500)) if e.id > first]
+                made = [
+                    e for e in reversed(controller.store.events.list(limit=500)) if e.id > first
+                ]
                 window = controller.last_window
                 print_json(
                     {

@@ -56,9 +56,9 @@ def validation_split(
 
     None when ``early_stopping`` is False (or ``"auto"`` and there are at most
     ``EARLY_STOPPING_ROWS`` rows), ``fraction`` is None/0 or the held-out part would have
-    fewer than ``MIN_VALIDATION_ROWS`` rows. For classifiers the split is stratified when every class
-    has two rows or more, and held-out rows of a class absent from the fitted part are
-    dropped (the model could not score them).
+    fewer than ``MIN_VALIDATION_ROWS`` rows. For classifiers the split is stratified when
+    every class has two rows or more, and held-out rows of a class absent from the fitted
+    part are dropped (the model could not score them).
 
     Returns:
         ``(X_fit, y_fit, weight_fit, X_val, y_val)``.

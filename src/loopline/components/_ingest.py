@@ -116,9 +116,7 @@ def _format_of(path: str) -> str:
     return _FORMATS[suffix]
 
 
-def read_source(
-    source: dict[str, Any], root: str | os.PathLike[str] | None = None
-) -> pd.DataFrame:
+def read_source(source: dict[str, Any], root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Read every file of a resolved source (or run its query) into one DataFrame.
 
     Args:
@@ -266,8 +264,8 @@ def check_training_frame(
     train_rows = int(labelled * (1 - test_size))
     if train_rows < folds:
         problems.append(
-            f"{labelled} rows with a target leave {train_rows} for training, fewer than the {folds} "
-            "cross-validation folds (training.folds)"
+            f"{labelled} rows with a target leave {train_rows} for training, fewer than the "
+            f"{folds} cross-validation folds (training.folds)"
         )
     if problems:
         raise InvalidInputError(

@@ -314,4 +314,3 @@ def _as_boolean(column: pd.Series) -> pd.Series:
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
-

@@ -8,12 +8,12 @@ It lives in a local folder or on an object store (``s3://bucket/prefix``): the
 the log (and to its micro-batcher) without building a DataFrame per request.
 """
 
+from ._location import check_request_log as check_request_log
 from ._log import BASE_COLUMNS as BASE_COLUMNS
 from ._log import LogStats as LogStats
 from ._log import ReadStats as ReadStats
 from ._log import RequestLog as RequestLog
 from ._log import append_error as append_error
-from ._location import check_request_log as check_request_log
 from ._log import count_errors as count_errors
 from ._log import has_requests as has_requests
 from ._log import prediction_outputs as prediction_outputs

@@ -107,8 +107,7 @@ class Location:
         except FileNotFoundError as exc:
             raise ConfigError(
                 f"The bucket {bucket!r} of the request log {self.url} does not exist.",
-                hint=f"Create the bucket, or point the request log ({SETTING}) at one that "
-                "exists.",
+                hint=f"Create the bucket, or point the request log ({SETTING}) at one that exists.",
                 url=self.url,
             ) from exc
         except backend_errors() as exc:

@@ -1091,9 +1091,7 @@ def _read_file(
             table = table.filter(pc.less(stamps, pa.scalar(end, stamps.type)))
         return table
     except (OSError, ValueError, *_ARROW_ERRORS) as exc:
-        logger.warning(
-            "Skipped unreadable request-log file %s: %s", location.shown(str(path)), exc
-        )
+        logger.warning("Skipped unreadable request-log file %s: %s", location.shown(str(path)), exc)
         return None
 
 

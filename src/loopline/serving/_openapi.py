@@ -131,11 +131,10 @@ def _property(column: ColumnSchema, strict: bool) -> dict[str, Any]:
         ),
     }
     value = types[column.kind]()
-    if column.kind == "numeric":
-        if column.min is not None or column.max is not None:
-            value["description"] = (
-                f"Seen in training: {column.min} to {column.max} (outside: a warning)."
-            )
+    if column.kind == "numeric" and (column.min is not None or column.max is not None):
+        value["description"] = (
+            f"Seen in training: {column.min} to {column.max} (outside: a warning)."
+        )
     if column.nullable:
         return {"anyOf": [value, {"type": "null"}]}
     return value

@@ -336,9 +336,7 @@ def _check_names(
         issues.add_one("error", None, -1, "The request has no records; send at least one")
     counts = Counter(names)
     repeated = sorted(name for name, count in counts.items() if count > 1)
-    issues.add_each(
-        "error", repeated, lambda name: f"field {_name(name)}: given more than once"
-    )
+    issues.add_each("error", repeated, lambda name: f"field {_name(name)}: given more than once")
     expected = schema.names
     known = set(expected)
     unknown = [name for name in counts if name not in known]
