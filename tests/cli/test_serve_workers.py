@@ -176,3 +176,53 @@ def test_workers_that_keep_dying_stop_the_server(caplog: pytest.LogCaptureFixtur
     options = {"app": "tests.cli._worker_apps:dies_after_start", "lifespan": "on"}
     assert run_workers(sockets, options) == 1
     assert "Workers died 6 times in 60 s" in caplog.text
+
+
+def _scrape(url: str) -> dict[str, float]:
+    """Answered predictions, model calls and the served version, from one new connection."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with httpx.Client(timeout=30) as client:
+        text = client.get(url + "/metrics").text
+    found: dict[str, float] = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "loopline_requests_total" and sample.labels["status"] == "200":
+                found["answered"] += sample.value
+            elif sample.name == "loopline_batch_rows_count":
+                found["model_calls"] += sample.value
+            elif sample.name == "loopline_serving_version":
+                assert "pid" not in sample.labels, sample
+                found[f"version_{sample.labels['role']}"] += sample.value
+    return found
+
+
+def test_metrics_count_every_workers_requests_whichever_worker_answers(project: Path) -> None:
+    process, url = _serve(project, "--workers", "2")
+    record = json.loads(
+        load_wine(as_frame=True).frame.drop(columns="target").head(1).to_json(orient="records")
+    )
+    try:
+        for _ in range(30):  # new connections: both workers answer some
+            with httpx.Client(timeout=30) as client:
+                assert client.post(url + "/predict", json=record).status_code == 200
+        scrapes = [_scrape(url) for _ in range(8)]  # new connections: both workers answer some
+        assert all(s["answered"] == 30 for s in scrapes), scrapes
+        assert all(30 >= s["model_calls"] >= 15 for s in scrapes), scrapes
+        assert all(s["version_primary"] == 1 for s in scrapes), scrapes
+
+        first = _workers(process.pid)
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            len(now := _workers(process.pid)) != 2 or first[0] in now
+        ):
+            time.sleep(0.2)
+        scrapes = [_scrape(url) for _ in range(8)]
+        # The dead worker's requests stay counted (counters never go back), and the version
+        # is still one value, not one per process or a sum.
+        assert all(s["answered"] == 30 for s in scrapes), scrapes
+        assert all(s["version_primary"] == 1 for s in scrapes), scrapes
+    finally:
+        out, err = _stop(process)
+    assert process.returncode == 0, err

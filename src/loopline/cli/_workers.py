@@ -15,6 +15,10 @@ connections wait for it), and stops them all on SIGINT or SIGTERM; each worker f
 its requests and flushes its request log. A worker that cannot start (uvicorn's exit code
 3) stops them all with that code, as do repeated deaths. A worker whose supervisor is
 killed (``kill -9``) stops by itself rather than hold the port.
+
+The workers write their Prometheus values to one temporary folder
+(``PROMETHEUS_MULTIPROC_DIR``, removed at the end), so ``/metrics`` from any worker shows
+the sums over all of them, including workers that have died.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -61,6 +66,10 @@ def run_workers(sockets: list[socket.socket], uvicorn_options: dict[str, Any]) -
     options = dict(uvicorn_options)
     context = multiprocessing.get_context("spawn")
     supervisor = os.getpid()
+    metrics = tempfile.TemporaryDirectory(prefix="loopline-metrics-")
+    # Always a new folder: values left by an earlier server would be added to this one's.
+    outer = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics.name  # inherited by each worker
 
     def start(index: int) -> Any:
         process = context.Process(
@@ -104,6 +113,7 @@ def run_workers(sockets: list[socket.socket], uvicorn_options: dict[str, Any]) -
                     "Worker %d (pid %s) exited with code %s; starting a new one.",
                     index, process.pid, process.exitcode,
                 )  # fmt: skip
+                _forget_gauges(process.pid, metrics.name)
                 processes[index] = start(index)
     finally:
         _stop(processes)
@@ -111,7 +121,20 @@ def run_workers(sockets: list[socket.socket], uvicorn_options: dict[str, Any]) -
             signal.signal(sig, handler)
         for sock in set(sockets):
             sock.close()
+        if outer is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = outer
+        metrics.cleanup()
     return code
+
+
+def _forget_gauges(pid: int | None, folder: str) -> None:
+    """Drop a dead worker's gauges (its counters and histograms stay in the sums)."""
+    if pid is not None:
+        from prometheus_client.multiprocess import mark_process_dead
+
+        mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
 
 
 def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:

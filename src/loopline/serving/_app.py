@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 from pydantic import BaseModel, Field
 
 from .._version import __version__
@@ -158,7 +160,22 @@ class _Metrics:
             "The version each role serves.",
             ["role", "model"],
             registry=self.registry,
+            multiprocess_mode="livemostrecent",
         )
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format: of all workers under ``serve --workers``.
+
+        There, each worker process writes its values to files in one folder
+        (``PROMETHEUS_MULTIPROC_DIR``, set by the supervisor), and any worker answering a
+        scrape sums them: counters stay monotonic whichever worker answers, and through a
+        worker's replacement.
+        """
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
     def on_batch(self, info: BatchInfo) -> None:
         self.batch_rows.observe(info.rows)
@@ -395,7 +412,7 @@ def create_app(service: PredictionService) -> FastAPI:
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
     async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(
         "/admin/reload",
