@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -133,6 +133,19 @@ def test_forest_probabilities_equal_scikit_learns_bit_for_bit(forest: type, load
     assert fast is not None
     for rows in (X[1::2], X[1:2], X[::-3]):
         assert np.array_equal(fast(rows), model.predict_proba(rows))
+
+
+@pytest.mark.parametrize("forest", [RandomForestClassifier, ExtraTreesClassifier])
+def test_forest_probabilities_equal_scikit_learns_for_every_batch_size(forest: type) -> None:
+    X, y = load_digits(return_X_y=True)  # whole numbers: many thresholds are exactly n + 0.5
+    model = forest(n_estimators=30, random_state=1).fit(X[::2], y[::2])
+    fast = compile_probabilities(model, X[:3])
+    assert fast is not None
+    rng = np.random.default_rng(7)
+    for size in [*range(1, 70), 200]:  # small batches walk all trees at once, larger ones not
+        shift = rng.choice([-0.5, 0.0, 0.5], (size, X.shape[1]))  # values on the thresholds
+        rows = X[rng.integers(0, len(X), size)] + shift
+        assert np.array_equal(fast(rows), model.predict_proba(rows)), size
 
 
 def test_forest_inputs_it_does_not_handle_get_scikit_learns_answer_or_error() -> None:

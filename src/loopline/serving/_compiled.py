@@ -14,8 +14,9 @@ arithmetic:
   called on its columns, without the ``ColumnTransformer`` around it;
 - steps before the ``ColumnTransformer`` (``FeatureFunctions``) run as they are.
 
-``compile_probabilities`` sums a random forest's (or extra trees') tree probabilities in a
-loop, as scikit-learn does with one job.
+``compile_probabilities`` sums a random forest's (or extra trees') tree probabilities in
+tree order, as scikit-learn does with one job: for a small batch by walking all trees at
+once on one flat copy of their nodes, for a larger one tree by tree.
 
 Each is used only if it gives scikit-learn's numbers bit for bit on the package's sample
 rows (and, for the preprocessing, on them again with every numeric value missing).
@@ -232,9 +233,9 @@ def _numeric_values(frame: pd.DataFrame, selected: list[str]) -> np.ndarray:
 def compile_probabilities(estimator: Any, samples: np.ndarray) -> Predict | None:
     """A faster equivalent of ``estimator.predict_proba``, or ``None`` if there is none.
 
-    Random forests and extra trees (one output) sum their trees' probabilities in a loop,
-    as scikit-learn does with one job, without its per-call checks and job dispatch (6 ms
-    per call for 100 trees, whatever the number of rows).
+    Random forests and extra trees (one output) sum their trees' probabilities in tree
+    order, as scikit-learn does with one job, without its per-call checks and job dispatch
+    (6 ms per call for 100 trees, whatever the number of rows).
 
     Args:
         estimator: A fitted classifier (the model's last step).
@@ -248,7 +249,10 @@ def compile_probabilities(estimator: Any, samples: np.ndarray) -> Predict | None
         if estimator.n_outputs_ != 1 or len(samples) == 0:
             return None
         fast = _forest(estimator)
-        equal = _same(fast(samples), estimator.predict_proba(samples))
+        larger = np.resize(samples, (max(len(samples), _FLAT_ROWS + 1), samples.shape[1]))
+        equal = all(  # both ways of walking the trees
+            _same(fast(probe), estimator.predict_proba(probe)) for probe in (samples, larger)
+        )
     except Exception as exc:
         logger.debug("The estimator is not compiled: %r", exc)
         return None
@@ -269,6 +273,7 @@ def compile_probabilities(estimator: Any, samples: np.ndarray) -> Predict | None
 def _forest(forest: Any) -> Predict:
     trees = [(tree.tree_, int(tree.n_classes_)) for tree in forest.estimators_]
     classes, features = int(forest.n_classes_), int(forest.n_features_in_)
+    flat = _FlatForest(forest) if all(n == classes for _, n in trees) else None
 
     def predict_proba(X: np.ndarray) -> np.ndarray:
         if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != features:
@@ -276,6 +281,8 @@ def _forest(forest: Any) -> Predict:
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         if not np.isfinite(X32).all():  # missing values, or too large for float32
             raise _Unsupported
+        if flat is not None and len(X32) <= _FLAT_ROWS:
+            return flat.predict_proba(X32)
         total = np.zeros((len(X32), classes), dtype=np.float64)
         for tree, n in trees:
             total += tree.predict(X32)[:, :n]
@@ -283,6 +290,70 @@ def _forest(forest: Any) -> Predict:
         return total
 
     return predict_proba
+
+
+_FLAT_ROWS = 32
+"""Batches up to this many rows walk all trees at once (faster below about 64 rows)."""
+
+
+class _FlatForest:
+    """All trees' nodes in one set of arrays, walked level by level for every (row, tree).
+
+    One numpy step per tree level for the whole batch instead of one ``tree.predict`` call
+    per tree: 0.36 ms -> 0.10 ms for one row through 100 trees. A leaf compares against
+    +inf and points to itself, so walking on from a leaf stays there. The trees' leaf
+    probabilities are added in tree order (``cumsum``), as the per-tree loop adds them, so
+    the sums are the same to the bit. The copy costs about 50 bytes per node (47 MB for 100
+    trees grown on 100,000 rows).
+    """
+
+    def __init__(self, forest: Any) -> None:
+        feature, threshold, child, value, roots = [], [], [], [], []
+        offset = 0
+        classes = int(forest.n_classes_)
+        for estimator in forest.estimators_:
+            tree = estimator.tree_
+            count = int(tree.node_count)
+            leaf = tree.children_left < 0
+            ids = np.arange(offset, offset + count, dtype=np.int64)
+            left = np.where(leaf, ids, tree.children_left + offset)
+            right = np.where(leaf, ids, tree.children_right + offset)
+            feature.append(np.where(leaf, 0, tree.feature))
+            threshold.append(np.where(leaf, np.inf, tree.threshold))
+            child.append(np.stack([right, left], axis=1).ravel())  # [x > t, x <= t]
+            value.append(tree.value[:, 0, :classes])
+            roots.append(offset)
+            offset += count
+        self.feature = np.concatenate(feature).astype(np.intp)
+        self.threshold = np.concatenate(threshold).astype(np.float64)
+        self.child = np.concatenate(child).astype(np.intp)
+        self.leaf = self.threshold == np.inf
+        self.value = np.ascontiguousarray(np.concatenate(value), dtype=np.float64)
+        self.roots = np.array(roots, dtype=np.intp)
+
+    def predict_proba(self, X32: np.ndarray) -> np.ndarray:
+        rows, features = X32.shape
+        trees = len(self.roots)
+        values = X32.astype(np.float64).ravel()  # float32 compared as double, as in the trees
+        node = np.tile(self.roots, rows)
+        base = np.repeat(np.arange(rows, dtype=np.intp) * features, trees)
+        done = np.empty_like(node)
+        where = np.arange(len(node), dtype=np.intp)
+        level = 0
+        while len(node):
+            go = values.take(self.feature.take(node) + base) <= self.threshold.take(node)
+            node = self.child.take(2 * node + go)
+            level += 1
+            if level % 3 == 0:
+                finished = self.leaf.take(node)
+                if finished.any():
+                    done[where[finished]] = node[finished]
+                    running = ~finished
+                    node, base, where = node[running], base[running], where[running]
+        leaves = self.value.take(done, axis=0).reshape(rows, trees, -1)
+        total: np.ndarray = np.ascontiguousarray(np.cumsum(leaves, axis=1)[:, -1])
+        total /= trees
+        return total
 
 
 def _probes(samples: pd.DataFrame) -> list[pd.DataFrame]:
