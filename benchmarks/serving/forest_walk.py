@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     X, y = make_classification(100_000, 20, n_informative=10, random_state=0)
     forest = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=2).fit(X, y)
-    flat = _FlatForest(forest)
+    flat = _FlatForest(forest.estimators_, int(forest.n_classes_))
     trees = [estimator.tree_ for estimator in forest.estimators_]
 
     def loop(X32: np.ndarray) -> np.ndarray:

@@ -273,7 +273,7 @@ def compile_probabilities(estimator: Any, samples: np.ndarray) -> Predict | None
 def _forest(forest: Any) -> Predict:
     trees = [(tree.tree_, int(tree.n_classes_)) for tree in forest.estimators_]
     classes, features = int(forest.n_classes_), int(forest.n_features_in_)
-    flat = _FlatForest(forest) if all(n == classes for _, n in trees) else None
+    flat = _FlatForest(forest.estimators_, classes) if all(n == classes for _, n in trees) else None
 
     def predict_proba(X: np.ndarray) -> np.ndarray:
         if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != features:
@@ -293,7 +293,11 @@ def _forest(forest: Any) -> Predict:
 
 
 _FLAT_ROWS = 32
-"""Batches up to this many rows walk all trees at once (faster below about 64 rows)."""
+"""Batches up to this many rows walk all trees at once; larger ones go tree by tree.
+
+Below where the per-tree loop became the faster in the trials (64 to over 100 rows,
+depending on the trees' depth: docs/benchmarks.md).
+"""
 
 
 class _FlatForest:
@@ -307,11 +311,10 @@ class _FlatForest:
     trees grown on 100,000 rows).
     """
 
-    def __init__(self, forest: Any) -> None:
-        feature, threshold, child, value, roots = [], [], [], [], []
+    def __init__(self, estimators: list[Any], classes: int) -> None:
+        feature, threshold, child, leaves, value, roots = [], [], [], [], [], []
         offset = 0
-        classes = int(forest.n_classes_)
-        for estimator in forest.estimators_:
+        for estimator in estimators:
             tree = estimator.tree_
             count = int(tree.node_count)
             leaf = tree.children_left < 0
@@ -321,13 +324,14 @@ class _FlatForest:
             feature.append(np.where(leaf, 0, tree.feature))
             threshold.append(np.where(leaf, np.inf, tree.threshold))
             child.append(np.stack([right, left], axis=1).ravel())  # [x > t, x <= t]
+            leaves.append(leaf)
             value.append(tree.value[:, 0, :classes])
             roots.append(offset)
             offset += count
         self.feature = np.concatenate(feature).astype(np.intp)
         self.threshold = np.concatenate(threshold).astype(np.float64)
         self.child = np.concatenate(child).astype(np.intp)
-        self.leaf = self.threshold == np.inf
+        self.leaf = np.concatenate(leaves)
         self.value = np.ascontiguousarray(np.concatenate(value), dtype=np.float64)
         self.roots = np.array(roots, dtype=np.intp)
 
