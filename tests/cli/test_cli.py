@@ -39,6 +39,17 @@ def test_init_writes_a_project_that_refuses_a_second_init(tmp_path: Path) -> Non
     assert "Traceback" not in again.stderr
 
 
+def test_lineage_of_a_run_whose_id_prefix_is_all_digits(cli_project: Path) -> None:
+    assert run_cli("run", "quick", "-p", "n=3", cwd=cli_project).returncode == 0
+    with _store(cli_project) as store:
+        run = store.runs.create("manual")
+        while not run.id[:8].isdigit():  # read as an artifact id before
+            run = store.runs.create("manual")
+    shown = run_cli("lineage", run.id[:8], cwd=cli_project)
+    assert shown.returncode == 0, shown.stderr
+    assert f"Run {run.id[:8]} (manual)" in shown.stdout
+
+
 def test_run_then_cached_rerun_then_inspect(cli_project: Path) -> None:
     first = run_cli("run", "quick", "--param", "n=6", cwd=cli_project)
     assert first.returncode == 0, first.stderr

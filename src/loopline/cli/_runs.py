@@ -144,7 +144,14 @@ def show_lineage(project: Path | None, target: str, *, down: bool) -> None:
 
 def _find_artifact(store: Store, target: str) -> Artifact | None:
     if target.isdigit():
-        return store.artifacts.get(int(target))
+        try:
+            return store.artifacts.get(int(target))
+        except NotFoundError as missing:
+            try:  # a run id's prefix can be all digits too (1 in 43 of 8 characters)
+                store.runs.get(target)
+            except NotFoundError:
+                raise missing from None
+            return None
     try:
         store.runs.get(target)
         return None
